@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+// A Swift toolkit for training and evaluating VAE families on MNIST, on the CPU.
+//
+// Layers (each depends only on the ones above it):
+//   C libraries (system targets) -> LinearAlgebra (BLAS/LAPACK) -> Autodiff (Tensor, ops, RNG)
+//   -> Layers, Optimizers -> Models -> Training, Evaluation -> vae-train, vae-eval
+//   Storage (safetensors, SHA-256, atomic files), Datasets (IDX, MNIST, download),
+//   Imaging (PNG) and Plotting (Cairo) stand beside them.
+import PackageDescription
+
+let package = Package(
+    name: "VAEToolkit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "vae-train", targets: ["vae-train"]),
+        .executable(name: "vae-eval", targets: ["vae-eval"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries from Debian packages, each imported by exactly one Swift target.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+
+        .target(name: "LinearAlgebra", dependencies: ["COpenBLAS"]),
+        .target(name: "Autodiff", dependencies: ["LinearAlgebra"]),
+        .target(name: "Layers", dependencies: ["Autodiff"]),
+        .target(name: "Optimizers", dependencies: ["Autodiff"]),
+        .target(name: "Storage"),
+        .target(name: "Datasets", dependencies: ["CZlib", "Storage", "Autodiff"]),
+        .target(name: "Imaging", dependencies: ["CPNG", "Storage"]),
+        .target(name: "Plotting", dependencies: ["CCairo", "Storage"]),
+        .target(name: "Models", dependencies: ["Layers", "Storage"]),
+        .target(name: "Training", dependencies: ["Models", "Optimizers", "Datasets"]),
+        .target(name: "Evaluation", dependencies: ["Models", "Datasets", "Imaging", "LinearAlgebra"]),
+
+        .executableTarget(name: "vae-train", dependencies: [
+            "Training", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "vae-eval", dependencies: [
+            "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Layers", "Optimizers"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Plotting"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Datasets", "Storage", "Imaging"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

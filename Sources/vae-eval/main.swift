@@ -1,0 +1,1 @@
+print("vae-eval: not yet built")

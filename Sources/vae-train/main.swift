@@ -1,0 +1,1 @@
+print("vae-train: not yet built")
