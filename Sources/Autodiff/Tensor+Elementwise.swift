@@ -1,0 +1,99 @@
+import Foundation
+
+// Element-wise ops. Each op's pullback sits right beside its forward.
+
+extension Tensor {
+    /// Applies `forward` to every element; the pullback multiplies the incoming gradient by
+    /// `derivative(x, y)` where y = forward(x).
+    @inline(__always)
+    func mapElements(_ forward: (Float) -> Float,
+                     derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
+        let n = count
+        let x = data
+        let y = [Float](unsafeUninitializedCapacity: n) { out, initialized in
+            x.withUnsafeBufferPointer { src in for i in 0..<n { out[i] = forward(src[i]) } }
+            initialized = n
+        }
+        return Tensor(shape: shape, data: y, inputs: [self]) { out in
+            let g = out.grad!
+            self.withGrad { dx in
+                g.withUnsafeBufferPointer { pg in x.withUnsafeBufferPointer { px in y.withUnsafeBufferPointer { py in
+                    for i in 0..<n { dx[i] += pg[i] * derivative(px[i], py[i]) }
+                } } }
+            }
+        }
+    }
+
+    /// max(x, 0). Subgradient 0 at 0, as PyTorch.
+    public func relu() -> Tensor {
+        mapElements({ max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 })
+    }
+
+    /// 1 / (1 + e^-x), computed without overflow for large |x|.
+    public func sigmoid() -> Tensor {
+        mapElements({ stableSigmoid($0) }, derivative: { _, y in y * (1 - y) })
+    }
+
+    /// e^x.
+    public func exp() -> Tensor {
+        mapElements({ Foundation.exp($0) }, derivative: { _, y in y })
+    }
+
+    /// ln x (x > 0; ln 0 = -inf is the caller's problem: use the fused losses to avoid it).
+    public func log() -> Tensor {
+        mapElements({ Foundation.log($0) }, derivative: { x, _ in 1 / x })
+    }
+
+    /// x^2.
+    public func squared() -> Tensor {
+        mapElements({ $0 * $0 }, derivative: { x, _ in 2 * x })
+    }
+
+    /// s * x.
+    public func scaled(by s: Float) -> Tensor {
+        mapElements({ $0 * s }, derivative: { _, _ in s })
+    }
+
+    /// a + b, same shapes.
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        binary(a, b, { $0 + $1 }, da: { _, _ in 1 }, db: { _, _ in 1 })
+    }
+
+    /// a - b, same shapes.
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        binary(a, b, { $0 - $1 }, da: { _, _ in 1 }, db: { _, _ in -1 })
+    }
+
+    /// a * b (element-wise), same shapes.
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        binary(a, b, { $0 * $1 }, da: { _, b in b }, db: { a, _ in a })
+    }
+
+    /// Element-wise binary op on equal shapes; `da`/`db` are the partial derivatives at (a, b).
+    @inline(__always)
+    static func binary(_ a: Tensor, _ b: Tensor, _ forward: (Float, Float) -> Float,
+                       da: @escaping (Float, Float) -> Float, db: @escaping (Float, Float) -> Float) -> Tensor {
+        precondition(a.shape == b.shape, "element-wise op on shapes \(a.shape) and \(b.shape)")
+        let n = a.count
+        let x = a.data, y = b.data
+        let z = [Float](unsafeUninitializedCapacity: n) { out, initialized in
+            x.withUnsafeBufferPointer { p in y.withUnsafeBufferPointer { q in
+                for i in 0..<n { out[i] = forward(p[i], q[i]) }
+            } }
+            initialized = n
+        }
+        return Tensor(shape: a.shape, data: z, inputs: [a, b]) { out in
+            let g = out.grad!
+            if a.requiresGrad { a.withGrad { d in for i in 0..<n { d[i] += g[i] * da(x[i], y[i]) } } }
+            if b.requiresGrad { b.withGrad { d in for i in 0..<n { d[i] += g[i] * db(x[i], y[i]) } } }
+        }
+    }
+}
+
+/// 1 / (1 + e^-x) without overflow: for x < 0 use e^x / (1 + e^x).
+@inline(__always)
+public func stableSigmoid(_ x: Float) -> Float {
+    if x >= 0 { return 1 / (1 + Foundation.exp(-x)) }
+    let e = Foundation.exp(x)
+    return e / (1 + e)
+}

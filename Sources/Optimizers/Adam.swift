@@ -1,0 +1,69 @@
+import Autodiff
+import Foundation
+
+/// Adam with PyTorch's update rule and defaults (betas 0.9/0.999, eps 1e-8, no weight decay):
+///
+///     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+///     p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+///
+/// Provenance: Kingma & Ba 2015; `torch.optim.Adam` (single-tensor path).
+public final class Adam {
+    public let parameters: [Tensor]
+    public var learningRate: Float
+    public let beta1: Float, beta2: Float, epsilon: Float
+    /// First and second moment estimates, one array per parameter.
+    public private(set) var firstMoments: [[Float]]
+    public private(set) var secondMoments: [[Float]]
+    /// Number of steps taken.
+    public private(set) var step: Int = 0
+
+    public init(parameters: [Tensor], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+                epsilon: Float = 1e-8) {
+        precondition(learningRate > 0 && learningRate.isFinite, "Adam: learning rate must be positive, got \(learningRate)")
+        precondition((0..<1).contains(beta1) && (0..<1).contains(beta2), "Adam: betas must be in [0, 1), got \(beta1), \(beta2)")
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon
+        firstMoments = parameters.map { [Float](repeating: 0, count: $0.count) }
+        secondMoments = parameters.map { [Float](repeating: 0, count: $0.count) }
+    }
+
+    /// Restores moments and step (from a checkpoint), so training continues bit-identically.
+    public func restore(step: Int, firstMoments: [[Float]], secondMoments: [[Float]]) {
+        precondition(firstMoments.map(\.count) == parameters.map(\.count)
+                     && secondMoments.map(\.count) == parameters.map(\.count), "Adam.restore: moment shapes differ")
+        self.step = step
+        self.firstMoments = firstMoments
+        self.secondMoments = secondMoments
+    }
+
+    /// Applies one update from the parameters' current gradients (a missing gradient counts as zero).
+    public func update() {
+        step += 1
+        let t = Double(step)
+        let biasCorrection1 = Float(1 - pow(Double(beta1), t))
+        let biasCorrection2Sqrt = Float((1 - pow(Double(beta2), t)).squareRoot())
+        let stepSize = learningRate / biasCorrection1
+        let b1 = beta1, b2 = beta2, eps = epsilon
+        for (index, parameter) in parameters.enumerated() {
+            guard let grad = parameter.grad else { continue }
+            let n = parameter.count
+            firstMoments[index].withUnsafeMutableBufferPointer { m in
+                secondMoments[index].withUnsafeMutableBufferPointer { v in
+                    grad.withUnsafeBufferPointer { g in
+                        parameter.data.withUnsafeMutableBufferPointer { p in
+                            for i in 0..<n {
+                                m[i] = b1 * m[i] + (1 - b1) * g[i]
+                                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                                p[i] -= stepSize * m[i] / (v[i].squareRoot() / biasCorrection2Sqrt + eps)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Zeroes every parameter's gradient, keeping the buffers.
+    public func zeroGradients() { for p in parameters { p.zeroGrad() } }
+}
