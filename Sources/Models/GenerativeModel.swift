@@ -1,0 +1,40 @@
+import Autodiff
+import Layers
+
+/// The loss of one batch, broken down as pythae's ModelOutput: `total` is what training
+/// differentiates, `reconstruction + regularizerWeight * regularizer` for the VAE family.
+/// All values are sums over the batch (PyTorch's reduction="sum").
+public struct LossBreakdown {
+    /// Scalar tensor to call `backward()` on.
+    public let total: Tensor
+    /// Reconstruction term (e.g. BCE summed over pixels and images).
+    public let reconstruction: Double
+    /// Regulariser before weighting (KL, MMD, ...).
+    public let regularizer: Double
+}
+
+/// What every model of the study provides. Images are flattened rows of `imageSize` pixels in [0, 1].
+public protocol GenerativeModel: ParameterContainer {
+    var configuration: ModelConfiguration { get }
+
+    /// The loss of a batch `images` [batch, imageSize]; draws its noise from `generator`.
+    func loss(_ images: Tensor, generator: inout SeededGenerator) -> LossBreakdown
+
+    /// Deterministic codes used for reconstruction (the mean of q(z|x)): [batch, imageSize] -> [batch, latent].
+    func encode(_ images: Tensor) -> Tensor
+
+    /// Pixel probabilities in [0, 1]: [batch, latent] -> [batch, imageSize].
+    func decode(_ codes: Tensor) -> Tensor
+
+    /// `count` samples from the model's prior, decoded: [count, imageSize] in [0, 1].
+    func sample(count: Int, generator: inout SeededGenerator) -> Tensor
+
+    /// Per-image negative ELBO in nats with one sampled z and an analytic KL, or nil where the model
+    /// defines no likelihood bound.
+    func negativeELBO(_ images: Tensor, generator: inout SeededGenerator) -> [Double]?
+}
+
+extension GenerativeModel {
+    /// decode(encode(x)).
+    public func reconstruct(_ images: Tensor) -> Tensor { decode(encode(images)) }
+}

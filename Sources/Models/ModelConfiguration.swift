@@ -1,0 +1,84 @@
+import Foundation
+
+/// The architectures the toolkit can build. One case per family; the run names of the study map onto them.
+public enum ModelKind: String, Codable, Sendable, CaseIterable {
+    /// MLP VAE with a Bernoulli decoder (PyTorch examples/vae), optionally with residual encoder blocks
+    /// and a KL weight beta.
+    case mlpVAE = "mlp_vae"
+}
+
+/// Everything needed to rebuild a model's architecture. Stored as JSON in every checkpoint.
+public struct ModelConfiguration: Codable, Equatable, Sendable {
+    public var kind: ModelKind
+    /// Pixels per image (28 x 28 = 784 for MNIST).
+    public var imageSize: Int = 784
+    public var hiddenSize: Int = 400
+    public var latentSize: Int = 20
+    /// Weight of the KL term (beta-VAE, Higgins et al. 2017); 1 is the plain VAE.
+    public var beta: Double = 1
+    /// Residual blocks h = h + ReLU(Linear(h)) after the first encoder layer.
+    public var residualBlocks: Int = 0
+
+    public init(kind: ModelKind, imageSize: Int = 784, hiddenSize: Int = 400, latentSize: Int = 20,
+                beta: Double = 1, residualBlocks: Int = 0) {
+        self.kind = kind
+        self.imageSize = imageSize
+        self.hiddenSize = hiddenSize
+        self.latentSize = latentSize
+        self.beta = beta
+        self.residualBlocks = residualBlocks
+    }
+
+    /// The configuration of one of the study's runs, by its exact name.
+    public static func forRun(_ name: String) throws -> ModelConfiguration {
+        switch name {
+        case "vae_std_z20": return ModelConfiguration(kind: .mlpVAE)
+        case "vae_std_z20_res": return ModelConfiguration(kind: .mlpVAE, residualBlocks: 2)
+        case "vae_std_z40": return ModelConfiguration(kind: .mlpVAE, latentSize: 40)
+        case "beta_vae_4": return ModelConfiguration(kind: .mlpVAE, beta: 4)
+        case "beta_vae_2": return ModelConfiguration(kind: .mlpVAE, beta: 2)
+        case "beta_vae_0.5": return ModelConfiguration(kind: .mlpVAE, beta: 0.5)
+        default: throw ModelError.unknownRun(name: name, known: knownRuns)
+        }
+    }
+
+    /// The study's run names that this build knows.
+    public static let knownRuns = ["vae_std_z20", "vae_std_z20_res", "vae_std_z40", "beta_vae_4", "beta_vae_2", "beta_vae_0.5"]
+
+    /// Checks the numbers make sense; the message names the offending field.
+    public func validate() throws {
+        func require(_ ok: Bool, _ message: String) throws { if !ok { throw ModelError.invalidConfiguration(message) } }
+        try require(imageSize > 0, "imageSize must be positive, got \(imageSize)")
+        try require(hiddenSize > 0, "hiddenSize must be positive, got \(hiddenSize)")
+        try require(latentSize > 0, "latent size z must be positive, got \(latentSize)")
+        try require(beta >= 0 && beta.isFinite, "beta must be >= 0, got \(beta)")
+        try require(residualBlocks >= 0, "residualBlocks must be >= 0, got \(residualBlocks)")
+    }
+
+    public func jsonString() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+    }
+}
+
+/// Errors about models and checkpoints, each one line naming what is wrong.
+public enum ModelError: Error, CustomStringConvertible, Equatable {
+    case unknownRun(name: String, known: [String])
+    case invalidConfiguration(String)
+    case unsupportedCheckpoint(path: String, reason: String)
+    case parameterMismatch(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .unknownRun(name, known):
+            return "unknown run name '\(name)'; known runs: \(known.joined(separator: ", "))"
+        case let .invalidConfiguration(message):
+            return "invalid model configuration: \(message)"
+        case let .unsupportedCheckpoint(path, reason):
+            return "\(path) is not a checkpoint this version can read: \(reason)"
+        case let .parameterMismatch(path, reason):
+            return "\(path): parameters do not match the model its metadata describes: \(reason)"
+        }
+    }
+}

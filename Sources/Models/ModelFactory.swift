@@ -1,0 +1,12 @@
+import Autodiff
+
+/// The one place that turns a configuration into a model.
+public enum ModelFactory {
+    /// A freshly initialised model; parameters drawn from `generator`.
+    public static func make(_ configuration: ModelConfiguration, generator: inout SeededGenerator) throws -> any GenerativeModel {
+        try configuration.validate()
+        switch configuration.kind {
+        case .mlpVAE: return MLPVAE(configuration: configuration, generator: &generator)
+        }
+    }
+}
