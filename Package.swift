@@ -47,9 +47,9 @@ let package = Package(
 
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Layers", "Optimizers"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"], exclude: ["Python"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Plotting"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Plotting"], exclude: ["Python"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Datasets", "Storage", "Imaging"]),
     ],
