@@ -1,1 +1,74 @@
-print("vae-train: not yet built")
+import ArgumentParser
+import Datasets
+import Foundation
+import LinearAlgebra
+import Models
+import Training
+
+BLASRuntime.selectFastKernels()
+
+struct VAETrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vae-train",
+        abstract: "Train a model of the VAE study on MNIST and write its checkpoint.",
+        subcommands: [Train.self, Download.self],
+        defaultSubcommand: Train.self)
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Train one run (the default command).")
+
+    @Option(help: "Run name of the study, e.g. vae_std_z20.") var model: String
+    @Option(help: "Epochs.") var epochs: Int = 10
+    @Option(help: "Images per batch.") var batchSize: Int = 256
+    @Option(help: "Adam learning rate.") var lr: Double = 1e-3
+    @Option(help: "Seed of every random draw.") var seed: UInt64 = 1
+    @Option(help: "Threads (the same seed and thread count give the same checkpoint).") var threads: Int = 2
+    @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
+    @Option(help: "Output root; the run goes to OUT/runs/<model>.") var out: String = "out"
+    @Flag(help: "Continue from the run's last checkpoint if it has one.") var resume = false
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        guard (try? ModelConfiguration.forRun(model)) != nil else {
+            throw ValidationError("unknown --model '\(model)'; known: \(ModelConfiguration.knownRuns.joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        let job = TrainingJob(
+            runName: model, configuration: try ModelConfiguration.forRun(model),
+            settings: TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
+            dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
+            outputRoot: out, resume: resume)
+        let reporter = ProgressReporter(runName: model, epochs: epochs)
+        let record = try job.run(progress: reporter.handle)
+        print("\(model): \(record.completedEpochs) epochs in \(String(format: "%.1f", record.wallSeconds)) s -> \(job.checkpointPath)")
+    }
+}
+
+struct Download: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Download the four MNIST files, verifying their SHA-256.")
+
+    @Option(help: "Destination folder.") var to: String
+    @Option(help: "Mirror base URL (replaces the default list of public mirrors).") var mirror: String?
+
+    func validate() throws {
+        if let mirror, URL(string: mirror)?.scheme == nil {
+            throw ValidationError("--mirror must be a URL such as https://host/path/, got '\(mirror)'")
+        }
+    }
+
+    func run() throws {
+        try FileManager.default.createDirectory(atPath: to, withIntermediateDirectories: true)
+        var downloader = MNISTDownloader()
+        if let mirror { downloader.mirrors = [mirror] }
+        try downloader.download(to: to) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        print("MNIST is in \(to)")
+    }
+}
+
+VAETrain.main()

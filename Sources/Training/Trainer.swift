@@ -1,0 +1,155 @@
+import Autodiff
+import Datasets
+import Foundation
+import LinearAlgebra
+import Models
+import Optimizers
+
+/// What the trainer reports while it runs.
+public enum TrainingEvent {
+    /// After each batch: images done in this epoch, of `total`; running mean loss per image.
+    case batch(epoch: Int, imagesDone: Int, total: Int, meanLoss: Double, elapsed: Double)
+    /// After each epoch, once its checkpoint is safely on disk.
+    case epochFinished(EpochSummary, checkpoint: String)
+}
+
+/// Trains one model with Adam on a dataset, checkpointing after every epoch so a killed run can resume.
+///
+/// Determinism: the model's initial parameters come from `SeededGenerator(seed)`; the per-epoch shuffles
+/// and the reparameterisation noise come from a second stream split off it. Both streams' states are saved
+/// in each checkpoint, so a resumed run continues with exactly the draws the uninterrupted run would make.
+public final class Trainer {
+    public let runName: String
+    public let settings: TrainingSettings
+    public let model: any GenerativeModel
+    public let optimizer: Adam
+    public private(set) var record: TrainingRecord
+    var generator: SeededGenerator
+    let data: MNISTSplit
+
+    /// A new run from scratch.
+    public init(runName: String, configuration: ModelConfiguration, settings: TrainingSettings,
+                data: MNISTSplit, dataChecksum: String) throws {
+        try settings.validate()
+        var initGenerator = SeededGenerator(seed: settings.seed)
+        let model = try ModelFactory.make(configuration, generator: &initGenerator)
+        self.runName = runName
+        self.settings = settings
+        self.model = model
+        self.optimizer = Adam(parameters: model.parameters, learningRate: Float(settings.learningRate))
+        self.generator = initGenerator.split()
+        self.data = data
+        self.record = TrainingRecord(runName: runName, epochs: settings.epochs, batchSize: settings.batchSize,
+                                     learningRate: settings.learningRate, seed: settings.seed, threads: settings.threads,
+                                     dataChecksum: dataChecksum)
+    }
+
+    /// Continues a run from its last end-of-epoch checkpoint.
+    public init(resuming checkpoint: Checkpoint, path: String, data: MNISTSplit, dataChecksum: String) throws {
+        let training = checkpoint.training
+        guard training.dataChecksum == dataChecksum else {
+            throw TrainingError.checkpointMismatch(path: path, reason: "it was trained on other data (checksum \(training.dataChecksum.prefix(12))…)")
+        }
+        guard let resume = checkpoint.extraMetadata["resume"],
+              let state = try? JSONDecoder().decode(ResumeState.self, from: Data(resume.utf8)) else {
+            throw TrainingError.checkpointMismatch(path: path, reason: "it holds no resume state")
+        }
+        let parameters = checkpoint.model.namedParameters
+        var first: [[Float]] = [], second: [[Float]] = []
+        for (name, tensor) in parameters {
+            guard let m = checkpoint.state["adam.m." + name], let v = checkpoint.state["adam.v." + name],
+                  m.values.count == tensor.count, v.values.count == tensor.count else {
+                throw TrainingError.checkpointMismatch(path: path, reason: "Adam moments for '\(name)' are missing or have the wrong size")
+            }
+            first.append(m.values); second.append(v.values)
+        }
+        self.runName = training.runName
+        self.settings = TrainingSettings(epochs: training.epochs, batchSize: training.batchSize,
+                                         learningRate: training.learningRate, seed: training.seed, threads: training.threads)
+        try settings.validate()
+        self.model = checkpoint.model
+        self.optimizer = Adam(parameters: checkpoint.model.parameters, learningRate: Float(training.learningRate))
+        optimizer.restore(step: state.adamStep, firstMoments: first, secondMoments: second)
+        self.generator = SeededGenerator(state: state.generator)
+        self.data = data
+        self.record = training
+    }
+
+    struct ResumeState: Codable {
+        var adamStep: Int
+        var generator: [UInt64]
+    }
+
+    /// Runs the remaining epochs, writing `checkpointPath` after each. Throws on divergence, leaving the
+    /// last good checkpoint in place.
+    public func run(checkpointPath: String, progress: (TrainingEvent) -> Void = { _ in }) throws {
+        BLASRuntime.threadCount = settings.threads
+        let imageSize = model.configuration.imageSize
+        precondition(data.rows * data.columns == imageSize,
+                     "data has \(data.rows)x\(data.columns) images, the model expects \(imageSize) pixels")
+        let n = data.count
+        while !record.isFinished {
+            let epoch = record.completedEpochs + 1
+            let start = Date()
+            let order = generator.permutation(n)
+            var totals = (loss: 0.0, reconstruction: 0.0, regularizer: 0.0)
+            var batchIndex = 0
+            var offset = 0
+            while offset < n {
+                batchIndex += 1
+                let size = min(settings.batchSize, n - offset)
+                let batch = gatherBatch(order[offset..<(offset + size)], imageSize: imageSize)
+                optimizer.zeroGradients()
+                let output = model.loss(batch, generator: &generator)
+                let loss = Double(output.total.scalar)
+                guard loss.isFinite else {
+                    throw TrainingError.diverged(run: runName, epoch: epoch, batch: batchIndex, what: "loss is \(loss)")
+                }
+                output.total.backward()
+                optimizer.update()
+                totals.loss += loss
+                totals.reconstruction += output.reconstruction
+                totals.regularizer += output.regularizer
+                offset += size
+                progress(.batch(epoch: epoch, imagesDone: offset, total: n, meanLoss: totals.loss / Double(offset),
+                                elapsed: Date().timeIntervalSince(start)))
+            }
+            if let bad = model.namedParameters.first(where: { $0.tensor.data.contains { !$0.isFinite } }) {
+                throw TrainingError.diverged(run: runName, epoch: epoch, batch: batchIndex, what: "parameter \(bad.name) is not finite")
+            }
+            let summary = EpochSummary(epoch: epoch, loss: totals.loss / Double(n),
+                                       reconstruction: totals.reconstruction / Double(n),
+                                       regularizer: totals.regularizer / Double(n),
+                                       seconds: Date().timeIntervalSince(start))
+            record.history.append(summary)
+            try writeCheckpoint(to: checkpointPath)
+            progress(.epochFinished(summary, checkpoint: checkpointPath))
+        }
+    }
+
+    /// Writes the model, the training record and everything needed to resume.
+    public func writeCheckpoint(to path: String) throws {
+        var state: [(name: String, shape: [Int], values: [Float])] = []
+        for (index, (name, tensor)) in model.namedParameters.enumerated() {
+            state.append(("adam.m." + name, tensor.shape, optimizer.firstMoments[index]))
+            state.append(("adam.v." + name, tensor.shape, optimizer.secondMoments[index]))
+        }
+        let resume = ResumeState(adamStep: optimizer.step, generator: generator.state)
+        let resumeJSON = String(decoding: try JSONEncoder().encode(resume), as: UTF8.self)
+        try Checkpoint.write(model: model, training: record, state: state, extraMetadata: ["resume": resumeJSON], to: path)
+    }
+
+    /// Copies the images at `indices` into one [batch, imageSize] tensor.
+    func gatherBatch(_ indices: ArraySlice<Int>, imageSize: Int) -> Tensor {
+        let values = [Float](unsafeUninitializedCapacity: indices.count * imageSize) { buffer, initialized in
+            data.images.withUnsafeBufferPointer { source in
+                for (row, index) in indices.enumerated() {
+                    (buffer.baseAddress! + row * imageSize)
+                        .update(from: source.baseAddress! + index * imageSize, count: imageSize)
+                }
+            }
+            initialized = indices.count * imageSize
+        }
+        return Tensor(shape: [indices.count, imageSize], data: values)
+    }
+}

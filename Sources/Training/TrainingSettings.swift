@@ -1,0 +1,44 @@
+import Foundation
+
+/// The knobs of one training run. Defaults are the study protocol: batch 256, Adam lr 1e-3, 10 epochs.
+public struct TrainingSettings: Codable, Equatable, Sendable {
+    public var epochs: Int = 10
+    public var batchSize: Int = 256
+    public var learningRate: Double = 1e-3
+    public var seed: UInt64 = 1
+    /// BLAS threads (and later, element-wise worker threads). The same seed and thread count give the same checkpoint.
+    public var threads: Int = 2
+
+    public init(epochs: Int = 10, batchSize: Int = 256, learningRate: Double = 1e-3, seed: UInt64 = 1, threads: Int = 2) {
+        self.epochs = epochs; self.batchSize = batchSize; self.learningRate = learningRate
+        self.seed = seed; self.threads = threads
+    }
+
+    /// Rejects impossible values with a message naming the setting.
+    public func validate() throws {
+        if epochs < 1 { throw TrainingError.invalidSetting("epochs must be >= 1, got \(epochs)") }
+        if batchSize < 1 { throw TrainingError.invalidSetting("batch size must be >= 1, got \(batchSize)") }
+        if !(learningRate > 0) || !learningRate.isFinite {
+            throw TrainingError.invalidSetting("learning rate must be a positive number, got \(learningRate)")
+        }
+        if threads < 1 { throw TrainingError.invalidSetting("threads must be >= 1, got \(threads)") }
+    }
+}
+
+/// Errors that stop a training run, one line each.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    case invalidSetting(String)
+    case diverged(run: String, epoch: Int, batch: Int, what: String)
+    case checkpointMismatch(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalidSetting(let message):
+            return "invalid training setting: \(message)"
+        case let .diverged(run, epoch, batch, what):
+            return "training of \(run) diverged at epoch \(epoch), batch \(batch): \(what); the last good checkpoint is kept (try a lower learning rate)"
+        case let .checkpointMismatch(path, reason):
+            return "cannot resume from \(path): \(reason)"
+        }
+    }
+}
