@@ -30,26 +30,27 @@ public struct SHA256 {
     }
 
     public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        byteCount &+= UInt64(bytes.count)
-        var index = bytes.startIndex
-        // Fill a partial block first, then hash whole blocks straight from the input.
-        if !pending.isEmpty {
-            while pending.count < 64 && index != bytes.endIndex {
-                pending.append(bytes[index]); index = bytes.index(after: index)
-            }
-            if pending.count == 64 { compress(pending[...]); pending.removeAll(keepingCapacity: true) }
-        }
-        let remaining = Array(bytes[index...])
-        var offset = 0
-        while remaining.count - offset >= 64 {
-            compress(remaining[offset..<(offset + 64)])
-            offset += 64
-        }
-        pending.append(contentsOf: remaining[offset...])
+        let handled: Void? = bytes.withContiguousStorageIfAvailable { update(UnsafeRawBufferPointer($0)) }
+        if handled == nil { Array(bytes).withUnsafeBytes { update($0) } }
     }
 
+    /// Hashes `buffer`: whole 64-byte blocks straight from memory, the tail kept for the next call.
     public mutating func update(_ buffer: UnsafeRawBufferPointer) {
-        update(UnsafeBufferPointer(start: buffer.bindMemory(to: UInt8.self).baseAddress, count: buffer.count))
+        byteCount &+= UInt64(buffer.count)
+        var offset = 0
+        if !pending.isEmpty {
+            let take = min(64 - pending.count, buffer.count)
+            pending.append(contentsOf: buffer[0..<take])
+            offset = take
+            guard pending.count == 64 else { return }
+            pending.withUnsafeBytes { compress($0.baseAddress!) }
+            pending.removeAll(keepingCapacity: true)
+        }
+        while buffer.count - offset >= 64 {
+            compress(buffer.baseAddress! + offset)
+            offset += 64
+        }
+        pending.append(contentsOf: buffer[offset...])
     }
 
     public mutating func finalize() -> [UInt8] {
@@ -58,8 +59,9 @@ public struct SHA256 {
         tail.append(0x80)
         while tail.count % 64 != 56 { tail.append(0) }
         for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        var offset = 0
-        while offset < tail.count { compress(tail[offset..<(offset + 64)]); offset += 64 }
+        tail.withUnsafeBytes { raw in
+            for offset in stride(from: 0, to: raw.count, by: 64) { compress(raw.baseAddress! + offset) }
+        }
         pending.removeAll()
         var digest: [UInt8] = []
         digest.reserveCapacity(32)
@@ -74,17 +76,18 @@ public struct SHA256 {
         }.joined()
     }
 
-    private mutating func compress(_ block: ArraySlice<UInt8>) {
-        var w = [UInt32](repeating: 0, count: 64)
-        let base = block.startIndex
-        for i in 0..<16 {
-            w[i] = UInt32(block[base + 4 * i]) << 24 | UInt32(block[base + 4 * i + 1]) << 16
-                | UInt32(block[base + 4 * i + 2]) << 8 | UInt32(block[base + 4 * i + 3])
+    private mutating func compress(_ block: UnsafeRawPointer) {
+        var w = (0..<16).map { i -> UInt32 in
+            UInt32(block.load(fromByteOffset: 4 * i, as: UInt8.self)) << 24
+                | UInt32(block.load(fromByteOffset: 4 * i + 1, as: UInt8.self)) << 16
+                | UInt32(block.load(fromByteOffset: 4 * i + 2, as: UInt8.self)) << 8
+                | UInt32(block.load(fromByteOffset: 4 * i + 3, as: UInt8.self))
         }
+        w.reserveCapacity(64)
         for i in 16..<64 {
             let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
             let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            w.append(w[i - 16] &+ s0 &+ w[i - 7] &+ s1)
         }
         var a = state[0], b = state[1], c = state[2], d = state[3]
         var e = state[4], f = state[5], g = state[6], h = state[7]
