@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"], exclude: ["Python"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Plotting"], exclude: ["Python"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation"], exclude: ["Python"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Datasets", "Storage", "Imaging"]),
     ],
     swiftLanguageModes: [.v5]

@@ -5,6 +5,14 @@ public enum ModelKind: String, Codable, Sendable, CaseIterable {
     /// MLP VAE with a Bernoulli decoder (PyTorch examples/vae), optionally with residual encoder blocks
     /// and a KL weight beta.
     case mlpVAE = "mlp_vae"
+    /// Convolutional VAE: two stride-2 convolutions down to 64 x 7 x 7, the mirror image up.
+    case convVAE = "conv_vae"
+    /// WAE-MMD (Tolstikhin et al. 2018): deterministic encoder, squared error + lambda * MMD to N(0, I).
+    case wae = "wae"
+    /// Gaussian-mixture VAE with a categorical y (Rui Shu's GMVAE formulation).
+    case gmVAE = "gm_vae"
+    /// VQ-VAE (van den Oord et al. 2017) with an EMA codebook over a 7 x 7 grid of codes.
+    case vqVAE = "vq_vae"
 }
 
 /// Everything needed to rebuild a model's architecture. Stored as JSON in every checkpoint.
@@ -18,6 +26,16 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     public var beta: Double = 1
     /// Residual blocks h = h + ReLU(Linear(h)) after the first encoder layer.
     public var residualBlocks: Int = 0
+    /// WAE: weight lambda of the MMD term.
+    public var mmdWeight: Double = 10
+    /// GM-VAE: number of mixture components K.
+    public var mixtureComponents: Int = 10
+    /// VQ-VAE: number of codebook vectors K and their size D.
+    public var codebookSize: Int = 128
+    public var codeSize: Int = 16
+    /// VQ-VAE: commitment weight and EMA decay of the codebook.
+    public var commitment: Double = 0.25
+    public var codebookDecay: Double = 0.99
 
     public init(kind: ModelKind, imageSize: Int = 784, hiddenSize: Int = 400, latentSize: Int = 20,
                 beta: Double = 1, residualBlocks: Int = 0) {
@@ -29,6 +47,24 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         self.residualBlocks = residualBlocks
     }
 
+    /// Reads the JSON of `jsonString()`; fields missing from older files take their defaults.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = ModelConfiguration(kind: try c.decode(ModelKind.self, forKey: .kind))
+        self = defaults
+        imageSize = try c.decodeIfPresent(Int.self, forKey: .imageSize) ?? defaults.imageSize
+        hiddenSize = try c.decodeIfPresent(Int.self, forKey: .hiddenSize) ?? defaults.hiddenSize
+        latentSize = try c.decodeIfPresent(Int.self, forKey: .latentSize) ?? defaults.latentSize
+        beta = try c.decodeIfPresent(Double.self, forKey: .beta) ?? defaults.beta
+        residualBlocks = try c.decodeIfPresent(Int.self, forKey: .residualBlocks) ?? defaults.residualBlocks
+        mmdWeight = try c.decodeIfPresent(Double.self, forKey: .mmdWeight) ?? defaults.mmdWeight
+        mixtureComponents = try c.decodeIfPresent(Int.self, forKey: .mixtureComponents) ?? defaults.mixtureComponents
+        codebookSize = try c.decodeIfPresent(Int.self, forKey: .codebookSize) ?? defaults.codebookSize
+        codeSize = try c.decodeIfPresent(Int.self, forKey: .codeSize) ?? defaults.codeSize
+        commitment = try c.decodeIfPresent(Double.self, forKey: .commitment) ?? defaults.commitment
+        codebookDecay = try c.decodeIfPresent(Double.self, forKey: .codebookDecay) ?? defaults.codebookDecay
+    }
+
     /// The configuration of one of the study's runs, by its exact name.
     public static func forRun(_ name: String) throws -> ModelConfiguration {
         switch name {
@@ -38,12 +74,17 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         case "beta_vae_4": return ModelConfiguration(kind: .mlpVAE, beta: 4)
         case "beta_vae_2": return ModelConfiguration(kind: .mlpVAE, beta: 2)
         case "beta_vae_0.5": return ModelConfiguration(kind: .mlpVAE, beta: 0.5)
+        case "vae_conv": return ModelConfiguration(kind: .convVAE)
+        case "wae": return ModelConfiguration(kind: .wae)
+        case "gm_vae": return ModelConfiguration(kind: .gmVAE)
+        case "vq_vae": return ModelConfiguration(kind: .vqVAE)
         default: throw ModelError.unknownRun(name: name, known: knownRuns)
         }
     }
 
     /// The study's run names that this build knows.
-    public static let knownRuns = ["vae_std_z20", "vae_std_z20_res", "vae_std_z40", "beta_vae_4", "beta_vae_2", "beta_vae_0.5"]
+    public static let knownRuns = ["vae_std_z20", "vae_std_z20_res", "vae_std_z40", "vae_conv", "beta_vae_4",
+                                   "beta_vae_2", "beta_vae_0.5", "wae", "gm_vae", "vq_vae"]
 
     /// Checks the numbers make sense; the message names the offending field.
     public func validate() throws {
@@ -53,6 +94,10 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         try require(latentSize > 0, "latent size z must be positive, got \(latentSize)")
         try require(beta >= 0 && beta.isFinite, "beta must be >= 0, got \(beta)")
         try require(residualBlocks >= 0, "residualBlocks must be >= 0, got \(residualBlocks)")
+        try require(mmdWeight >= 0 && mmdWeight.isFinite, "mmdWeight must be >= 0, got \(mmdWeight)")
+        try require(mixtureComponents >= 1, "mixtureComponents must be >= 1, got \(mixtureComponents)")
+        try require(codebookSize >= 1 && codeSize >= 1, "codebook size and code size must be >= 1, got \(codebookSize), \(codeSize)")
+        try require(commitment >= 0 && (0..<1).contains(codebookDecay), "commitment must be >= 0 and decay in [0, 1)")
     }
 
     public func jsonString() -> String {
@@ -68,6 +113,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case invalidConfiguration(String)
     case unsupportedCheckpoint(path: String, reason: String)
     case parameterMismatch(path: String, reason: String)
+    case notBuilt(kind: ModelKind)
 
     public var description: String {
         switch self {
@@ -79,6 +125,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "\(path) is not a checkpoint this version can read: \(reason)"
         case let .parameterMismatch(path, reason):
             return "\(path): parameters do not match the model its metadata describes: \(reason)"
+        case .notBuilt(let kind):
+            return "model kind '\(kind.rawValue)' is not implemented in this build"
         }
     }
 }

@@ -7,6 +7,10 @@ public enum ModelFactory {
         try configuration.validate()
         switch configuration.kind {
         case .mlpVAE: return MLPVAE(configuration: configuration, generator: &generator)
+        case .convVAE: throw ModelError.notBuilt(kind: configuration.kind)
+        case .wae: throw ModelError.notBuilt(kind: configuration.kind)
+        case .gmVAE: throw ModelError.notBuilt(kind: configuration.kind)
+        case .vqVAE: throw ModelError.notBuilt(kind: configuration.kind)
         }
     }
 }
