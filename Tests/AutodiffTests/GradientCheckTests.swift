@@ -5,7 +5,9 @@ import Testing
 /// One differentiable op: how to run it on our Float tensors, and an independent naive Double
 /// implementation of its forward pass from which the test derives reference gradients by central differences.
 struct OpCase: CustomTestStringConvertible, Sendable {
-    enum Domain: Sendable { case real, positive, unit, awayFromZero }
+    /// `distinct`: a random permutation of evenly spaced values in [-2, 2), so no two entries tie
+    /// (for ops with an argmax, whose finite differences break at ties).
+    enum Domain: Sendable { case real, positive, unit, awayFromZero, distinct }
     let name: String
     let shapes: [[Int]]
     var domains: [Domain]? = nil
@@ -90,6 +92,14 @@ let opCases: [OpCase] = [
            reference: { v in (0..<6).map { (i: Int) -> Double in v[0][i] + v[2][i] * Foundation.exp(0.5 * v[1][i]) } }),
     OpCase(name: "squaredError", shapes: [[2, 5], [2, 5]], apply: { Tensor.squaredError($0[0], $0[1]) },
            reference: { v in [zip(v[0], v[1]).reduce(0.0) { (total: Double, pair: (Double, Double)) in total + (pair.0 - pair.1) * (pair.0 - pair.1) }] }),
+    conv2dCase(ConvShape(n: 2, c: 2, h: 5, w: 5, o: 3, k: 3, stride: 1, padding: 1)),
+    conv2dCase(ConvShape(n: 2, c: 2, h: 7, w: 6, o: 3, k: 4, stride: 2, padding: 1)),
+    convTranspose2dCase(ConvShape(n: 2, c: 3, h: 3, w: 3, o: 2, k: 4, stride: 2, padding: 1)),
+    convTranspose2dCase(ConvShape(n: 2, c: 2, h: 4, w: 3, o: 3, k: 3, stride: 1, padding: 0)),
+    OpCase(name: "maxPool2d size 2", shapes: [[2, 2, 5, 5]], domains: [.distinct],
+           apply: { Tensor.maxPool2d($0[0], size: 2) }, reference: { naiveMaxPool2d($0[0], shape: [2, 2, 5, 5], size: 2) }),
+    OpCase(name: "maxPool2d size 3", shapes: [[1, 2, 6, 7]], domains: [.distinct],
+           apply: { Tensor.maxPool2d($0[0], size: 3) }, reference: { naiveMaxPool2d($0[0], shape: [1, 2, 6, 7], size: 3) }),
 ]
 
 @Suite struct GradientCheckTests {
@@ -101,9 +111,11 @@ let opCases: [OpCase] = [
         let inputs: [Tensor] = op.shapes.enumerated().map { index, shape in
             let n = shape.reduce(1, *)
             let domain = op.domains?[index] ?? .real
-            let values: [Float] = (0..<n).map { _ in
+            let ranks = domain == .distinct ? generator.permutation(n) : []
+            let values: [Float] = (0..<n).map { j in
                 let u = generator.nextUniform()
                 switch domain {
+                case .distinct: return 4 * Float(ranks[j]) / Float(n) - 2
                 case .real: return 4 * u - 2
                 case .positive: return 0.2 + 2 * u
                 case .unit: return u
