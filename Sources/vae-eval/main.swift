@@ -17,7 +17,7 @@ struct VAEEval: ParsableCommand {
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate one run (the default command).")
 
-    @Argument(help: "A run folder (out/runs/<run>) or its checkpoint.safetensors.") var run: String
+    @Argument(help: "A run folder (out/runs/<run>) or its checkpoint.safetensors.") var runPath: String
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
     @Option(help: "Seed of the evaluation's random draws.") var seed: UInt64 = 0
     @Option(help: "Pixel upscaling of the sample grid.") var scale: Int = 1
@@ -32,7 +32,7 @@ struct Evaluate: ParsableCommand {
         BLASRuntime.threadCount = threads
         let directory = MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath)
         let test = try MNIST.load(split: .test, from: directory)
-        let folder = RunFolder(runOrCheckpoint: run)
+        let folder = RunFolder(runOrCheckpoint: runPath)
         let results = try RunEvaluation.evaluate(folder, testSet: test, seed: seed, scale: scale)
         let elbo = results.reconstruction.negativeELBO.map { String(format: "%.2f", $0) } ?? "n/a"
         print("run            test MSE   -ELBO (nats)  params    train s")

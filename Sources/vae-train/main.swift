@@ -66,7 +66,7 @@ struct Download: ParsableCommand {
         try FileManager.default.createDirectory(atPath: to, withIntermediateDirectories: true)
         var downloader = MNISTDownloader()
         if let mirror { downloader.mirrors = [mirror] }
-        try downloader.download(to: to) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        _ = try downloader.download(into: to) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         print("MNIST is in \(to)")
     }
 }
