@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Layers", "Optimizers"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"], exclude: ["Python"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Storage"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Plotting"], exclude: ["Python"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation"], exclude: ["Python"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Datasets", "Storage", "Imaging"]),

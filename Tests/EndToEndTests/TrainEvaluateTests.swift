@@ -48,7 +48,7 @@ import Testing
     @Test(arguments: [
         (["--model", "no_such_model"], "unknown --model"),
         (["--model", "vae_std_z20", "--batch-size", "0"], "--batch-size must be >= 1"),
-        (["--model", "vae_std_z20", "--lr", "-1"], "--lr must be a positive number"),
+        (["--model", "vae_std_z20", "--lr=-1"], "--lr must be a positive number"),
         (["--model", "vae_std_z20", "--data", "/nonexistent/mnist"], "/nonexistent/mnist"),
     ])
     func trainRejectsBadInput(arguments: [String], message: String) throws {
