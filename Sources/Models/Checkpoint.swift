@@ -47,7 +47,7 @@ public struct EpochSummary: Codable, Equatable, Sendable {
 /// Metadata keys: `format` ("vae-toolkit-checkpoint"), `format_version`, `model_kind`, `model_config` (JSON of
 /// `ModelConfiguration`), `training` (JSON of `TrainingRecord`), `tensor_sha256` (SHA-256 of the tensor
 /// buffer, verified on load). Tensors: the model's parameters under dotted names (`encoder.fc1.weight`,
-/// PyTorch shapes), plus any extra state under `state.` (optimizer moments, generator) that only
+/// PyTorch shapes) and buffers, plus any extra state under `state.` (optimizer moments, generator) that only
 /// resuming reads.
 public struct Checkpoint {
     public static let format = "vae-toolkit-checkpoint"
@@ -66,7 +66,9 @@ public struct Checkpoint {
                              state: [(name: String, shape: [Int], values: [Float])] = [],
                              extraMetadata: [String: String] = [:], to path: String) throws {
         var archive = SafeTensorsArchive()
-        for (name, tensor) in model.namedParameters { archive.set(name, floats: tensor.data, shape: tensor.shape) }
+        for (name, tensor) in model.namedParameters + model.namedBuffers {
+            archive.set(name, floats: tensor.data, shape: tensor.shape)
+        }
         for entry in state { archive.set(statePrefix + entry.name, floats: entry.values, shape: entry.shape) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -108,7 +110,7 @@ public struct Checkpoint {
         }
         var generator = SeededGenerator(seed: 0)
         let model = try ModelFactory.make(configuration, generator: &generator)
-        let expected = model.namedParameters
+        let expected = model.namedParameters + model.namedBuffers
         for (name, tensor) in expected {
             guard archive.entries[name] != nil else {
                 throw ModelError.parameterMismatch(path: path, reason: "missing tensor '\(name)'")

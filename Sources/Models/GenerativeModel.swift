@@ -32,9 +32,27 @@ public protocol GenerativeModel: ParameterContainer {
     /// Per-image negative ELBO in nats with one sampled z and an analytic KL, or nil where the model
     /// defines no likelihood bound.
     func negativeELBO(_ images: Tensor, generator: inout SeededGenerator) -> [Double]?
+
+    /// Non-trainable state saved with the model (PyTorch's buffers): EMA codebook statistics, fitted
+    /// priors. Never handed to the optimizer. Default: none.
+    var namedBuffers: [(name: String, tensor: Tensor)] { get }
+
+    /// Called once after the last epoch, before the final checkpoint is written, with the training images
+    /// [count, imageSize]: e.g. to fit a prior over discrete codes. Default: nothing.
+    func finishTraining(images: Tensor, generator: inout SeededGenerator)
+
+    /// Model-specific figures for the results (clusters in use, code perplexity, ...), measured on
+    /// `images` [count, imageSize] with their `labels`. Default: none.
+    func diagnostics(images: Tensor, labels: [UInt8]) -> [String: Double]
 }
 
 extension GenerativeModel {
     /// decode(encode(x)).
     public func reconstruct(_ images: Tensor) -> Tensor { decode(encode(images)) }
+
+    public var namedBuffers: [(name: String, tensor: Tensor)] { [] }
+
+    public func finishTraining(images: Tensor, generator: inout SeededGenerator) {}
+
+    public func diagnostics(images: Tensor, labels: [UInt8]) -> [String: Double] { [:] }
 }

@@ -114,7 +114,7 @@ public final class Trainer {
                 progress(.batch(epoch: epoch, imagesDone: offset, total: n, meanLoss: totals.loss / Double(offset),
                                 elapsed: Date().timeIntervalSince(start)))
             }
-            if let bad = model.namedParameters.first(where: { $0.tensor.data.contains { !$0.isFinite } }) {
+            if let bad = (model.namedParameters + model.namedBuffers).first(where: { $0.tensor.data.contains { !$0.isFinite } }) {
                 throw TrainingError.diverged(run: runName, epoch: epoch, batch: batchIndex, what: "parameter \(bad.name) is not finite")
             }
             let summary = EpochSummary(epoch: epoch, loss: totals.loss / Double(n),
@@ -122,6 +122,10 @@ public final class Trainer {
                                        regularizer: totals.regularizer / Double(n),
                                        seconds: Date().timeIntervalSince(start))
             record.history.append(summary)
+            if record.isFinished {
+                let all = Tensor(shape: [n, imageSize], data: data.images)
+                model.finishTraining(images: all, generator: &generator)
+            }
             try writeCheckpoint(to: checkpointPath)
             progress(.epochFinished(summary, checkpoint: checkpointPath))
         }
