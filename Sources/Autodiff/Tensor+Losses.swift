@@ -13,18 +13,31 @@ extension Tensor {
         precondition(logits.shape == targets.shape, "BCE: logits \(logits.shape) vs targets \(targets.shape)")
         let n = logits.count
         let l = logits.data, t = targets.data
-        var total = 0.0
-        l.withUnsafeBufferPointer { pl in t.withUnsafeBufferPointer { pt in
-            for i in 0..<n {
-                let v = pl[i]
-                total += Double(max(v, 0) - v * pt[i] + log1p(Foundation.exp(-abs(v))))
-            }
-        } }
+        // One pass computes e = exp(-|l|) once for both the loss term log1p(e) and the gradient
+        // sigmoid(l) - t (= 1/(1+e) - t for l >= 0, e/(1+e) - t otherwise), which the pullback reuses.
+        var slope = [Float](repeating: 0, count: n)
+        let total = slope.withUnsafeMutableBufferPointer { d in
+            l.withUnsafeBufferPointer { pl in t.withUnsafeBufferPointer { pt in
+                Parallel.sum(n) { range in
+                    var partial: Float = 0
+                    var blockTotal = 0.0
+                    for i in range {
+                        let v = pl[i], target = pt[i]
+                        let e = Foundation.exp(-abs(v))
+                        partial += max(v, 0) - v * target + log1p(e)
+                        let inverse = 1 / (1 + e)
+                        d[i] = (v >= 0 ? inverse : e * inverse) - target
+                        if (i & 255) == 255 { blockTotal += Double(partial); partial = 0 }
+                    }
+                    return blockTotal + Double(partial)
+                }
+            } }
+        }
         return Tensor(shape: [], data: [Float(total)], inputs: [logits, targets]) { out in
             let g = out.grad![0]
-            logits.withGrad { d in l.withUnsafeBufferPointer { pl in t.withUnsafeBufferPointer { pt in
-                for i in 0..<n { d[i] += g * (stableSigmoid(pl[i]) - pt[i]) }
-            } } }
+            logits.withGrad { d in slope.withUnsafeBufferPointer { s in
+                Parallel.forEachRange(n) { range in for i in range { d[i] += g * s[i] } }
+            } }
             if targets.requiresGrad {
                 targets.withGrad { d in l.withUnsafeBufferPointer { pl in for i in 0..<n { d[i] -= g * pl[i] } } }
             }

@@ -52,10 +52,12 @@ public final class Adam {
                 secondMoments[index].withUnsafeMutableBufferPointer { v in
                     grad.withUnsafeBufferPointer { g in
                         parameter.data.withUnsafeMutableBufferPointer { p in
-                            for i in 0..<n {
-                                m[i] = b1 * m[i] + (1 - b1) * g[i]
-                                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                                p[i] -= stepSize * m[i] / (v[i].squareRoot() / biasCorrection2Sqrt + eps)
+                            Parallel.forEachRange(n) { range in
+                                for i in range {
+                                    m[i] = b1 * m[i] + (1 - b1) * g[i]
+                                    v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                                    p[i] -= stepSize * m[i] / (v[i].squareRoot() / biasCorrection2Sqrt + eps)
+                                }
                             }
                         }
                     }

@@ -1,0 +1,45 @@
+import Foundation
+import LinearAlgebra
+import Testing
+@testable import Autodiff
+
+/// The parallel paths only run on large tensors; check them there, against a serial Double reference
+/// and across thread counts (results must be bit-identical whatever the thread count).
+@Suite(.serialized) struct ParallelTests {
+    @Test func sumIsIndependentOfThreadCount() {
+        let values = (0..<200_003).map { Double(($0 * 7919) % 1000) * 1e-3 - 0.5 }
+        func run(_ threads: Int) -> Double {
+            BLASRuntime.threadCount = threads
+            return Parallel.sum(values.count) { range in range.reduce(0) { $0 + values[$1] } }
+        }
+        let one = run(1), two = run(2)
+        BLASRuntime.threadCount = 2
+        #expect(one == two)
+        #expect(abs(one - values.reduce(0, +)) < 1e-6)
+    }
+
+    @Test func largeBinaryCrossEntropyMatchesReferenceOnAnyThreadCount() {
+        var g = SeededGenerator(seed: 11)
+        let n = 256 * 784
+        let logits = (0..<n).map { _ in g.nextUniform(in: -12, 12) }
+        let targets = (0..<n).map { _ in g.nextUniform() }
+        func run(_ threads: Int) -> (Float, [Float]) {
+            BLASRuntime.threadCount = threads
+            let l = Tensor(shape: [256, 784], data: logits, requiresGrad: true)
+            let loss = Tensor.binaryCrossEntropy(logits: l, targets: Tensor(shape: [256, 784], data: targets))
+            loss.backward()
+            return (loss.scalar, l.grad!)
+        }
+        let (loss1, grad1) = run(1), (loss2, grad2) = run(2)
+        BLASRuntime.threadCount = 2
+        #expect(loss1 == loss2 && grad1 == grad2)
+        var reference = 0.0
+        for i in 0..<n {
+            let l = Double(logits[i]), t = Double(targets[i])
+            reference += max(l, 0) - l * t + log1p(exp(-abs(l)))
+            let sigmoid = 1 / (1 + exp(-l))
+            #expect(abs(Double(grad1[i]) - (sigmoid - t)) < 1e-6)
+        }
+        #expect(abs(Double(loss1) - reference) <= 1e-6 * reference)
+    }
+}
