@@ -97,16 +97,7 @@ public enum MNIST {
     ) -> String {
         if let explicit, !explicit.isEmpty { return explicit }
         if let fromEnvironment = environment["MNIST_DIR"], !fromEnvironment.isEmpty { return fromEnvironment }
-        var folder = URL(fileURLWithPath: currentDirectory).standardizedFileURL
-        // Bounded walk to the file-system root.
-        for _ in 0..<256 {
-            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) {
-                return folder.appendingPathComponent("data/mnist").path
-            }
-            let parent = folder.deletingLastPathComponent().standardizedFileURL
-            if parent.path == folder.path { break }
-            folder = parent
-        }
+        if let root = ProjectFolder.root(from: currentDirectory) { return root + "/data/mnist" }
         return join(currentDirectory, "data/mnist")
     }
 

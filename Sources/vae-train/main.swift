@@ -11,7 +11,7 @@ struct VAETrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-train",
         abstract: "Train a model of the VAE study on MNIST and write its checkpoint.",
-        subcommands: [Train.self, Download.self],
+        subcommands: [Train.self, Sweep.self, Download.self],
         defaultSubcommand: Train.self)
 }
 
@@ -47,6 +47,32 @@ struct Train: ParsableCommand {
         let reporter = ProgressReporter(runName: model, epochs: epochs)
         let record = try job.run(progress: reporter.handle)
         print("\(model): \(record.completedEpochs) epochs in \(String(format: "%.1f", record.wallSeconds)) s -> \(job.checkpointPath)")
+    }
+}
+
+struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train every run of the study that has no finished checkpoint for its exact settings.")
+
+    @Option(help: "Study file (default: fixtures/study.json in the repo).") var study: String?
+    @Option(help: "Comma-separated run names to train (e.g. for one job of a batch array).") var only: String?
+    @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
+    @Option(help: "Output root; runs go to OUT/runs/<run>.") var out: String = "out"
+
+    func run() throws {
+        let path = study ?? Study.defaultPath()
+        let loaded = try Study.load(from: path)
+        let names = only?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        let runs = try loaded.runs(only: names)
+        let sweep = StudySweep(
+            study: loaded,
+            dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
+            outputRoot: out)
+        try sweep.run(runs, log: { FileHandle.standardError.write(Data(("sweep: " + $0 + "\n").utf8)) },
+                      progress: { name in
+                          let reporter = ProgressReporter(runName: name, epochs: loaded.runs.first { $0.name == name }!.training.epochs)
+                          return reporter.handle
+                      })
     }
 }
 

@@ -1,0 +1,73 @@
+import Foundation
+import Autodiff
+import Models
+import Testing
+@testable import Training
+
+@Suite struct StudyTests {
+    static let studyPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../fixtures/study.json").standardized.path
+
+    /// The shipped study lists every run of the study with the protocol settings, and each run's
+    /// configuration is the one `vae-train --model NAME` builds.
+    @Test func shippedStudyMatchesTheRunNames() throws {
+        let study = try Study.load(from: Self.studyPath)
+        #expect(study.runs.map(\.name) == ModelConfiguration.knownRuns)
+        for run in study.runs {
+            #expect(run.model == (try ModelConfiguration.forRun(run.name)), "\(run.name)")
+            #expect(run.training == TrainingSettings(epochs: 10, batchSize: 256, learningRate: 1e-3, seed: 1, threads: 2))
+        }
+        #expect(study.runs.first { $0.name == "vae_std_z20" }?.referenceMSE == 0.0144)
+        #expect(study.runs.first { $0.name == "vq_vae" }?.referenceMSE == nil)
+    }
+
+    @Test func onlySelectsRunsAndRejectsUnknownNames() throws {
+        let study = try Study.load(from: Self.studyPath)
+        #expect(try study.runs(only: ["wae", "vae_conv"]).map(\.name) == ["vae_conv", "wae"])
+        #expect(throws: StudyError.self) { try study.runs(only: ["nope"]) }
+    }
+
+    @Test func malformedStudyFilesAreRefused() throws {
+        let path = NSTemporaryDirectory() + "study-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let bad = [
+            #"{"title": "x"}"#,
+            #"{"title": "x", "runs": [{"name": "a", "model": {"kind": "mlp_vae", "latentSize": 0}, "training": {"epochs": 1, "batchSize": 1, "learningRate": 0.1, "seed": 1, "threads": 1}}]}"#,
+            #"{"title": "x", "runs": [{"name": "a", "model": {"kind": "mlp_vae"}, "training": {"epochs": 1, "batchSize": 0, "learningRate": 0.1, "seed": 1, "threads": 1}}]}"#,
+            "not json",
+        ]
+        for text in bad {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(throws: StudyError.self) { try Study.load(from: path) }
+        }
+        #expect(throws: StudyError.cannotRead(path: "/nonexistent/study.json")) { try Study.load(from: "/nonexistent/study.json") }
+    }
+
+    /// What the sweep does with each state of a run folder.
+    @Test func sweepDecisions() throws {
+        let root = NSTemporaryDirectory() + "sweep-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let run = Study.Run(name: "vae_std_z20", model: try ModelConfiguration.forRun("vae_std_z20"),
+                            training: TrainingSettings(epochs: 2, batchSize: 8, learningRate: 1e-3, seed: 3, threads: 1), referenceMSE: nil)
+        let sweep = StudySweep(study: Study(title: "t", runs: [run]), dataDirectory: "/unused", outputRoot: root)
+        #expect(sweep.decision(for: run, dataChecksum: "d") == .train)
+
+        let folder = root + "/runs/vae_std_z20"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var generator = SeededGenerator(seed: 1)
+        let model = try ModelFactory.make(run.model, generator: &generator)
+        func write(epochsDone: Int, seed: UInt64 = 3) throws {
+            let history = (0..<epochsDone).map { EpochSummary(epoch: $0 + 1, loss: 1, reconstruction: 1, regularizer: 0, seconds: 1) }
+            let record = TrainingRecord(runName: run.name, epochs: 2, batchSize: 8, learningRate: 1e-3, seed: seed, threads: 1,
+                                        dataChecksum: "d", history: history)
+            try Checkpoint.write(model: model, training: record, to: folder + "/checkpoint.safetensors")
+        }
+        try write(epochsDone: 1)
+        #expect(sweep.decision(for: run, dataChecksum: "d") == .resume)
+        try write(epochsDone: 2)
+        #expect(sweep.decision(for: run, dataChecksum: "d") == .skip)
+        #expect(sweep.decision(for: run, dataChecksum: "other data") == .replace)
+        try write(epochsDone: 2, seed: 4)
+        #expect(sweep.decision(for: run, dataChecksum: "d") == .replace)
+    }
+}
