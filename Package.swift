@@ -10,10 +10,11 @@ import PackageDescription
 
 let package = Package(
     name: "VAEToolkit",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "vae-train", targets: ["vae-train"]),
         .executable(name: "vae-eval", targets: ["vae-eval"]),
+        .executable(name: "vae-bench", targets: ["vae-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,12 +38,17 @@ let package = Package(
         .target(name: "Models", dependencies: ["Layers", "Storage"]),
         .target(name: "Training", dependencies: ["Models", "Optimizers", "Datasets"]),
         .target(name: "Evaluation", dependencies: ["Models", "Datasets", "Imaging", "LinearAlgebra"]),
+        .target(name: "Benchmarks", dependencies: ["Training", "Evaluation"]),
 
         .executableTarget(name: "vae-train", dependencies: [
             "Training", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vae-eval", dependencies: [
             "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .executableTarget(name: "vae-bench", dependencies: [
+            "Benchmarks", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),

@@ -1,0 +1,50 @@
+import Datasets
+import Foundation
+import LinearAlgebra
+import Storage
+import Training
+
+/// All figures of one `vae-bench` run, and their markdown rendering for notebooks-md/performance.md.
+public struct BenchmarkReport {
+    public var coreName: String
+    public var sgemmPeak: [(threads: Int, gflops: Double)]
+    public var epochs: [EpochTiming]
+    public var peakResidentMiB: Double
+
+    public static func measure(runs: [Study.Run], data: MNISTSplit, threadCounts: [Int],
+                               log: (String) -> Void) throws -> BenchmarkReport {
+        var peaks: [(Int, Double)] = []
+        for t in threadCounts {
+            let g = Benchmark.sgemmPeak(threads: t)
+            log(String(format: "sgemm 2048^3, %d thread(s): %.0f GFLOP/s", t, g))
+            peaks.append((t, g))
+        }
+        var epochs: [EpochTiming] = []
+        for run in runs {
+            for t in threadCounts {
+                let timing = try Benchmark.trainingEpoch(run, data: data, threads: t)
+                log(String(format: "%@ %d thread(s): %.2f s/epoch, %.0f img/s, %.1f GFLOP/s in BLAS",
+                           run.name, t, timing.seconds, timing.imagesPerSecond, timing.gigaflopsPerSecond))
+                epochs.append(timing)
+            }
+        }
+        return BenchmarkReport(coreName: BLASRuntime.coreName, sgemmPeak: peaks, epochs: epochs,
+                               peakResidentMiB: Benchmark.peakResidentMiB)
+    }
+
+    public var markdown: String {
+        var md = "| run | threads | s/epoch | images/s | BLAS GFLOP/epoch | BLAS GFLOP/s | % of sgemm peak |\n"
+        md += "|---|---:|---:|---:|---:|---:|---:|\n"
+        for e in epochs {
+            let peak = sgemmPeak.first { $0.threads == e.threads }?.gflops ?? .nan
+            md += String(format: "| %@ | %d | %.2f | %.0f | %.1f | %.1f | %.0f%% |\n", e.run, e.threads, e.seconds,
+                         e.imagesPerSecond, e.gigaflops, e.gigaflopsPerSecond, 100 * e.gigaflopsPerSecond / peak)
+        }
+        md += "\nsgemm peak (2048 x 2048 x 2048, OpenBLAS kernels `\(coreName)`): "
+        md += sgemmPeak.map { String(format: "%.0f GFLOP/s on %d thread(s)", $0.gflops, $0.threads) }.joined(separator: ", ")
+        md += String(format: ".\nPeak resident memory of the benchmark process: %.0f MiB.\n", peakResidentMiB)
+        return md
+    }
+
+    public func write(to path: String) throws { try AtomicFile.write(markdown, to: path) }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Benchmarks
+import Datasets
+import Foundation
+import LinearAlgebra
+import Training
+
+BLASRuntime.selectFastKernels()
+
+struct VAEBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vae-bench",
+        abstract: "Time sgemm and a training epoch of each run on real MNIST (use a release build).")
+
+    @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
+    @Option(help: "Comma-separated runs to time (default: every run of the study).") var runs: String?
+    @Option(help: "Comma-separated thread counts.") var threads: String = "1,2"
+    @Option(help: "Write the figures as markdown to this file.") var notebook: String?
+
+    func validate() throws {
+        guard threadCounts.allSatisfy({ $0 >= 1 }), !threadCounts.isEmpty else {
+            throw ValidationError("--threads must list positive integers, got '\(threads)'")
+        }
+    }
+
+    var threadCounts: [Int] { threads.split(separator: ",").compactMap { Int($0) } }
+
+    func run() throws {
+        let study = try Study.load(from: Study.defaultPath())
+        let selected = try study.runs(only: runs?.split(separator: ",").map(String.init))
+        let train = try MNIST.load(split: .train,
+                                   from: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath))
+        let report = try BenchmarkReport.measure(runs: selected, data: train, threadCounts: threadCounts) {
+            FileHandle.standardError.write(Data(($0 + "\n").utf8))
+        }
+        print(report.markdown)
+        if let notebook { try report.write(to: notebook) }
+    }
+}
+
+VAEBench.main()
