@@ -32,7 +32,8 @@ import Testing
         }
         let (loss1, grad1) = run(1), (loss2, grad2) = run(2)
         BLASRuntime.threadCount = 2
-        #expect(loss1 == loss2 && grad1 == grad2)
+        #expect(loss1 == loss2)
+        #expect(zip(grad1, grad2).filter { $0 != $1 }.isEmpty, "gradients differ between 1 and 2 threads")
         var reference = 0.0
         for i in 0..<n {
             let l = Double(logits[i]), t = Double(targets[i])
