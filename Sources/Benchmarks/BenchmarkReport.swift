@@ -10,6 +10,8 @@ public struct BenchmarkReport {
     public var sgemmPeak: [(threads: Int, gflops: Double)]
     public var epochs: [EpochTiming]
     public var peakResidentMiB: Double
+    /// PyTorch's epoch times on the same machine, when measured.
+    public var torch: [TorchComparison.Timing] = []
 
     public static func measure(runs: [Study.Run], data: MNISTSplit, threadCounts: [Int],
                                log: (String) -> Void) throws -> BenchmarkReport {
@@ -39,6 +41,15 @@ public struct BenchmarkReport {
             let peak = sgemmPeak.first { $0.threads == e.threads }?.gflops ?? .nan
             md += String(format: "| %@ | %d | %.2f | %.0f | %.1f | %.1f | %.0f%% |\n", e.run, e.threads, e.seconds,
                          e.imagesPerSecond, e.gigaflops, e.gigaflopsPerSecond, 100 * e.gigaflopsPerSecond / peak)
+        }
+        if !torch.isEmpty {
+            md += "\n| run | threads | PyTorch s/epoch | ours s/epoch | ours / PyTorch |\n|---|---:|---:|---:|---:|\n"
+            for t in torch {
+                guard let ours = epochs.first(where: { $0.run == t.run && $0.threads == t.threads }) else { continue }
+                md += String(format: "| %@ | %d | %.2f | %.2f | %.2fx |\n", t.run, t.threads, t.seconds_per_epoch,
+                             ours.seconds, ours.seconds / t.seconds_per_epoch)
+            }
+            md += "\nPyTorch \(torch[0].torch), same machine, same run, data preloaded (`scripts/torch_reference.py`).\n"
         }
         md += "\nsgemm peak (2048 x 2048 x 2048, OpenBLAS kernels `\(coreName)`): "
         md += sgemmPeak.map { String(format: "%.0f GFLOP/s on %d thread(s)", $0.gflops, $0.threads) }.joined(separator: ", ")

@@ -16,6 +16,7 @@ struct VAEBench: ParsableCommand {
     @Option(help: "Comma-separated runs to time (default: every run of the study).") var runs: String?
     @Option(help: "Comma-separated thread counts.") var threads: String = "1,2"
     @Option(help: "Write the figures as markdown to this file.") var notebook: String?
+    @Flag(help: "Also time scripts/torch_reference.py (needs torch) and print the ratio.") var compareTorch = false
 
     func validate() throws {
         guard threadCounts.allSatisfy({ $0 >= 1 }), !threadCounts.isEmpty else {
@@ -28,10 +29,13 @@ struct VAEBench: ParsableCommand {
     func run() throws {
         let study = try Study.load(from: Study.defaultPath())
         let selected = try study.runs(only: runs?.split(separator: ",").map(String.init))
-        let train = try MNIST.load(split: .train,
-                                   from: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath))
-        let report = try BenchmarkReport.measure(runs: selected, data: train, threadCounts: threadCounts) {
-            FileHandle.standardError.write(Data(($0 + "\n").utf8))
+        let directory = MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath)
+        let train = try MNIST.load(split: .train, from: directory)
+        let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        var report = try BenchmarkReport.measure(runs: selected, data: train, threadCounts: threadCounts, log: log)
+        if compareTorch {
+            report.torch = TorchComparison.measure(runs: selected.map(\.name), threads: threadCounts,
+                                                   dataDirectory: directory, log: log) ?? []
         }
         print(report.markdown)
         if let notebook { try report.write(to: notebook) }
