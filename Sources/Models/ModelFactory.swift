@@ -10,7 +10,7 @@ public enum ModelFactory {
         case .convVAE: throw ModelError.notBuilt(kind: configuration.kind)
         case .wae: throw ModelError.notBuilt(kind: configuration.kind)
         case .gmVAE: throw ModelError.notBuilt(kind: configuration.kind)
-        case .vqVAE: throw ModelError.notBuilt(kind: configuration.kind)
+        case .vqVAE: return VQVAE(configuration: configuration, generator: &generator)
         }
     }
 }

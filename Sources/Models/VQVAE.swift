@@ -1,0 +1,359 @@
+import Autodiff
+import Foundation
+import Layers
+
+/// VQ-VAE (van den Oord et al. 2017) with an EMA codebook over a 7 x 7 grid of codes, and an independent
+/// per-position categorical prior for sampling.
+///
+/// Encoder: x [B, 784] -> [B, 1, 28, 28] -> conv1 (1 -> 32, k4 s2 p1) ReLU -> conv2 (32 -> 64, k4 s2 p1) ReLU
+///          -> conv3 (64 -> D, k1) -> z_e [B, D, 7, 7] -> NHWC rows [B*49, D].
+///          The trunk is the conv VAE's (comparable capacity); the 1 x 1 projection is linear so that code
+///          vectors can take either sign (a ReLU would waste half of code space and leave dead directions).
+/// Quantiser: each row z_e goes to its nearest codebook vector e_k (K codes of size D); the decoder sees
+///          z_q = e_k and its gradient is copied to z_e (straight-through, `Tensor.vectorQuantized`).
+/// Decoder: z_q [B*49, D] -> [B, D, 7, 7] -> conv (D -> 64, k3 s1 p1) ReLU -> deconv1 (64 -> 32, k4 s2 p1) ReLU
+///          -> deconv2 (32 -> 1, k4 s2 p1) -> Bernoulli logits [B, 784] -> sigmoid.
+///          The 3 x 3 first layer lets each 4 x 4 output patch see its neighbouring codes.
+/// Loss: BCE(logits, x) summed + commitment * ||z_e - sg(z_q)||^2 summed. The codebook is not in the loss: it
+///          follows the encoder by exponential moving averages (`EMACodebook`), updated in every `loss` call
+///          (PyTorch's training mode). `LossBreakdown.regularizer` is the unweighted commitment term.
+///
+/// Choices:
+/// - D = `codeSize` = 16, K = `codebookSize` = 128 (the configuration's defaults). 49 positions x log2(128)
+///   = 343 bits per image is far more than an MNIST digit needs, so reconstructions are limited by the
+///   decoder, not the bottleneck. K = 128 keeps every code busy (a batch of 256 images gives 12 544 vectors,
+///   ~98 per code, so the EMA estimates are not noisy) and keeps the per-position prior, a 49 x 128 table,
+///   well estimated from 60 000 images. D = 16 is enough for local stroke shape (a 4 x 4 pixel patch and its
+///   context) while keeping nearest-neighbour search meaningful and cheap (N K D = 26 M MACs per batch of
+///   256, against ~3 G for the convolutions' forward and backward passes).
+/// - BCE with logits rather than MSE, as every other model of the study: it does not saturate at the
+///   sigmoid's ends, and its summed scale (~60-100 nats per image) dominates the commitment term, which is
+///   summed over 784 latent numbers. With summed MSE (~10 per image once trained) the same beta would weigh
+///   the commitment term ~8x more against reconstruction, pulling the encoder onto the codes. The study measures MSE; the
+///   BCE minimiser is the same per-pixel mean, so nothing is lost there.
+/// - Dead codes: a code whose EMA cluster size (expected vectors per batch) is below 1 is re-initialised,
+///   before the step's assignment, to a random encoder output of the batch (drawn with the seeded generator).
+///   All codes start with cluster size 0, so the first training step initialises the whole codebook from
+///   encoder outputs (data-dependent initialisation); afterwards re-initialisations only revive codes the
+///   data no longer reaches.
+///
+/// `encode` gives the quantised code vectors, position-major, flattened: [B, 49 * D] (so `decode(encode(x))`
+/// reconstructs); `negativeELBO` is nil (VQ-VAE defines no likelihood bound without its prior's log-likelihood).
+/// Provenance: van den Oord et al. 2017 (sections 3.1-3.2, appendix A.1 for the EMA update); Sonnet's
+/// `VectorQuantizerEMA` (Laplace smoothing of cluster sizes, eps 1e-5); Dhariwal et al. 2020 (Jukebox) for
+/// re-initialising dead codes from encoder outputs.
+public final class VQVAE: GenerativeModel {
+    /// Side of the code grid: 28 pixels halved twice.
+    public static let gridSide = 7
+    /// Code positions per image: 7 x 7 = 49.
+    public static let positions = gridSide * gridSide
+    /// Image side in pixels; the architecture needs 28 x 28 images.
+    public static let imageSide = 28
+
+    public let configuration: ModelConfiguration
+    let conv1: Conv2D
+    let conv2: Conv2D
+    let conv3: Conv2D
+    let decoderConv: Conv2D
+    let deconv1: ConvTranspose2D
+    let deconv2: ConvTranspose2D
+    /// The codebook and its EMA statistics.
+    let quantizer: EMACodebook
+    /// The prior over code grids used by `sample`, fitted in `finishTraining`.
+    let prior: any CodeGridPrior
+
+    public init(configuration: ModelConfiguration, generator: inout SeededGenerator) {
+        let c = configuration
+        precondition(c.imageSize == Self.imageSide * Self.imageSide,
+                     "VQVAE needs \(Self.imageSide)x\(Self.imageSide) images (imageSize \(Self.imageSide * Self.imageSide)), got imageSize \(c.imageSize)")
+        self.configuration = c
+        let d = c.codeSize
+        conv1 = Conv2D(inputChannels: 1, outputChannels: 32, kernelSize: 4, stride: 2, padding: 1, generator: &generator)
+        conv2 = Conv2D(inputChannels: 32, outputChannels: 64, kernelSize: 4, stride: 2, padding: 1, generator: &generator)
+        conv3 = Conv2D(inputChannels: 64, outputChannels: d, kernelSize: 1, generator: &generator)
+        decoderConv = Conv2D(inputChannels: d, outputChannels: 64, kernelSize: 3, stride: 1, padding: 1, generator: &generator)
+        deconv1 = ConvTranspose2D(inputChannels: 64, outputChannels: 32, kernelSize: 4, stride: 2, padding: 1, generator: &generator)
+        deconv2 = ConvTranspose2D(inputChannels: 32, outputChannels: 1, kernelSize: 4, stride: 2, padding: 1, generator: &generator)
+        quantizer = EMACodebook(codes: c.codebookSize, size: d, decay: Float(c.codebookDecay), generator: &generator)
+        prior = PerPositionCategoricalPrior(positions: Self.positions, codes: c.codebookSize)
+    }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        nested("encoder.conv1", conv1) + nested("encoder.conv2", conv2) + nested("encoder.conv3", conv3)
+            + nested("decoder.conv1", decoderConv) + nested("decoder.deconv1", deconv1) + nested("decoder.deconv2", deconv2)
+    }
+
+    /// `quantizer.codebook` [K, D], `quantizer.cluster_size` [K], `quantizer.embedding_sum` [K, D],
+    /// `prior.probabilities` [49, K].
+    public var namedBuffers: [(name: String, tensor: Tensor)] {
+        quantizer.namedBuffers.map { ("quantizer." + $0.name, $0.tensor) }
+            + prior.namedBuffers.map { ("prior." + $0.name, $0.tensor) }
+    }
+
+    /// The codebook [K, D] (a buffer: learned by EMA, not by the optimizer).
+    public var codebook: Tensor { quantizer.codebook }
+
+    /// Encoder outputs z_e, one row per code position, position-major: [B * 49, D].
+    public func encoderOutputs(_ images: Tensor) -> Tensor {
+        precondition(images.rank == 2 && images.shape[1] == configuration.imageSize,
+                     "VQVAE: images \(images.shape), want [batch, \(configuration.imageSize)]")
+        let batch = images.shape[0]
+        let x = images.reshaped([batch, 1, Self.imageSide, Self.imageSide])
+        let z = conv3(conv2(conv1(x).relu()).relu())                       // [B, D, 7, 7]
+        return z.permuted([0, 2, 3, 1]).reshaped([batch * Self.positions, configuration.codeSize])
+    }
+
+    /// Bernoulli logits [B, 784] of quantised code rows [B * 49, D] (position-major).
+    public func decoderLogits(_ codeRows: Tensor) -> Tensor {
+        let d = configuration.codeSize
+        precondition(codeRows.rank == 2 && codeRows.shape[1] == d && codeRows.shape[0] % Self.positions == 0,
+                     "VQVAE: code rows \(codeRows.shape), want [batch * \(Self.positions), \(d)]")
+        let batch = codeRows.shape[0] / Self.positions
+        let grid = codeRows.reshaped([batch, Self.gridSide, Self.gridSide, d]).permuted([0, 3, 1, 2])
+        let h = deconv1(decoderConv(grid).relu()).relu()
+        return deconv2(h).reshaped([batch, configuration.imageSize])
+    }
+
+    /// The code index (0..<K) of every position of every image, image-major: [B * 49]. Evaluates in
+    /// batches of `batchSize` images.
+    public func codeIndices(_ images: Tensor, batchSize: Int = 1000) -> [Int] {
+        let count = images.shape[0], pixels = configuration.imageSize
+        var indices: [Int] = []
+        indices.reserveCapacity(count * Self.positions)
+        var start = 0
+        while start < count {
+            let size = min(batchSize, count - start)
+            let batch = size == count ? images
+                : Tensor(shape: [size, pixels], data: Array(images.data[(start * pixels)..<((start + size) * pixels)]))
+            indices += Tensor.nearestCodeIndices(encoderOutputs(batch), codebook: quantizer.codebook)
+            start += size
+        }
+        return indices
+    }
+
+    /// The quantised code vectors, position-major, flattened: [B, 49 * D].
+    public func encode(_ images: Tensor) -> Tensor {
+        let z = encoderOutputs(images)
+        let (q, _) = Tensor.vectorQuantized(z, codebook: quantizer.codebook)
+        return q.reshaped([images.shape[0], Self.positions * configuration.codeSize])
+    }
+
+    /// Pixel probabilities of codes as `encode` gives them: [B, 49 * D] -> [B, 784].
+    public func decode(_ codes: Tensor) -> Tensor {
+        let width = Self.positions * configuration.codeSize
+        precondition(codes.rank == 2 && codes.shape[1] == width, "VQVAE.decode: codes \(codes.shape), want [batch, \(width)]")
+        return decoderLogits(codes.reshaped([codes.shape[0] * Self.positions, configuration.codeSize])).sigmoid()
+    }
+
+    /// The training loss; also the training step of the codebook: revives dead codes (drawing from
+    /// `generator`), assigns each z_e to its nearest code, then moves the codebook by EMA towards the
+    /// vectors assigned to it. The batch is quantised with the codebook as it was before the EMA update.
+    public func loss(_ images: Tensor, generator: inout SeededGenerator) -> LossBreakdown {
+        let z = encoderOutputs(images)
+        quantizer.reinitializeDeadCodes(from: z, generator: &generator)
+        let (q, indices) = Tensor.vectorQuantized(z, codebook: quantizer.codebook)
+        let reconstruction = Tensor.binaryCrossEntropy(logits: decoderLogits(q), targets: images)
+        let commitment = Tensor.squaredError(z, q.detached())
+        quantizer.update(vectors: z, indices: indices)
+        let total = reconstruction + commitment.scaled(by: Float(configuration.commitment))
+        return LossBreakdown(total: total, reconstruction: Double(reconstruction.scalar),
+                             regularizer: Double(commitment.scalar))
+    }
+
+    /// Draws a code grid from the prior for each sample and decodes it.
+    public func sample(count: Int, generator: inout SeededGenerator) -> Tensor {
+        let indices = prior.sample(count: count, generator: &generator)
+        return decode(quantizer.vectors(of: indices).reshaped([count, Self.positions * configuration.codeSize]))
+    }
+
+    public func negativeELBO(_ images: Tensor, generator: inout SeededGenerator) -> [Double]? { nil }
+
+    /// Fits the prior to the codes of the training images.
+    public func finishTraining(images: Tensor, generator: inout SeededGenerator) {
+        prior.fit(codes: codeIndices(images), images: images.shape[0])
+    }
+
+    /// `codes_in_use`: distinct codes chosen at any position of `images`; `code_perplexity`: exp of the
+    /// entropy (nats) of the code usage distribution over all positions (K for uniform use, 1 for one code).
+    public func diagnostics(images: Tensor, labels: [UInt8]) -> [String: Double] {
+        let usage = Self.usageStatistics(codeIndices(images), codes: configuration.codebookSize)
+        return ["codes_in_use": Double(usage.inUse), "code_perplexity": usage.perplexity]
+    }
+
+    /// Codes used at least once, and exp(entropy) of the usage frequencies, of `indices` into K codes.
+    static func usageStatistics(_ indices: [Int], codes: Int) -> (inUse: Int, perplexity: Double) {
+        var counts = [Int](repeating: 0, count: codes)
+        for i in indices { counts[i] += 1 }
+        let total = Double(indices.count)
+        var entropy = 0.0
+        for c in counts where c > 0 { let p = Double(c) / total; entropy -= p * Foundation.log(p) }
+        return (counts.filter { $0 > 0 }.count, Foundation.exp(entropy))
+    }
+}
+
+/// A codebook learned by exponential moving averages, with Laplace-smoothed cluster sizes and dead-code
+/// re-initialisation.
+///
+/// State (all buffers): the codebook e [K, D], the EMA cluster sizes N [K] and the EMA code sums m [K, D].
+/// One update with the counts n_k and sums s_k of the vectors assigned to each code in a batch:
+///     N_k <- decay N_k + (1 - decay) n_k,        m_k <- decay m_k + (1 - decay) s_k,
+///     Ñ_k = (N_k + eps) / (n + K eps) * n  with n = sum_k N_k   (Laplace smoothing: no division by 0),
+///     e_k = m_k / Ñ_k.
+/// Provenance: van den Oord et al. 2017, appendix A.1; Sonnet's `VectorQuantizerEMA` (eps = 1e-5).
+final class EMACodebook {
+    let codebook: Tensor
+    let clusterSize: Tensor
+    let embeddingSum: Tensor
+    let decay: Float
+    /// Laplace smoothing constant of the cluster sizes.
+    let epsilon: Float
+    /// Codes whose EMA cluster size (vectors per batch) is below this are dead and get re-initialised.
+    let deadCodeThreshold: Float
+
+    /// K = `codes` vectors of size D = `size`, drawn from N(0, 1) (soon replaced: every cluster size starts
+    /// at 0, below the threshold, so the first `reinitializeDeadCodes` overwrites the whole codebook).
+    init(codes: Int, size: Int, decay: Float, epsilon: Float = 1e-5, deadCodeThreshold: Float = 1,
+         generator: inout SeededGenerator) {
+        precondition(codes >= 1 && size >= 1 && (0..<1).contains(decay), "EMACodebook: K \(codes), D \(size), decay \(decay)")
+        let initial = generator.normals(codes * size)
+        codebook = Tensor(shape: [codes, size], data: initial)
+        clusterSize = Tensor.zeros([codes])
+        embeddingSum = Tensor(shape: [codes, size], data: initial)
+        self.decay = decay
+        self.epsilon = epsilon
+        self.deadCodeThreshold = deadCodeThreshold
+    }
+
+    var codes: Int { codebook.shape[0] }
+    var size: Int { codebook.shape[1] }
+
+    var namedBuffers: [(name: String, tensor: Tensor)] {
+        [("codebook", codebook), ("cluster_size", clusterSize), ("embedding_sum", embeddingSum)]
+    }
+
+    /// Every code whose cluster size is below the threshold becomes a random row of `vectors` [N, D]
+    /// (uniform draws with replacement from `generator`), with cluster size = threshold and code sum =
+    /// threshold * code, so that the EMA statistics stay consistent with it. Returns the codes revived.
+    @discardableResult
+    func reinitializeDeadCodes(from vectors: Tensor, generator: inout SeededGenerator) -> [Int] {
+        precondition(vectors.rank == 2 && vectors.shape[1] == size, "reinitializeDeadCodes: vectors \(vectors.shape), D = \(size)")
+        let n = vectors.shape[0]
+        guard n > 0 else { return [] }
+        let dead = (0..<codes).filter { clusterSize.data[$0] < deadCodeThreshold }
+        let d = size, weight = deadCodeThreshold
+        for k in dead {
+            let row = Int(generator.boundedDraw(UInt64(n)))
+            for c in 0..<d {
+                let v = vectors.data[row * d + c]
+                codebook.data[k * d + c] = v
+                embeddingSum.data[k * d + c] = weight * v
+            }
+            clusterSize.data[k] = weight
+        }
+        return dead
+    }
+
+    /// The code vectors of `indices`: [indices.count, D].
+    func vectors(of indices: [Int]) -> Tensor {
+        let d = size
+        var rows = [Float](repeating: 0, count: indices.count * d)
+        for (i, code) in indices.enumerated() {
+            precondition((0..<codes).contains(code), "EMACodebook: code index \(code) outside 0..<\(codes)")
+            for c in 0..<d { rows[i * d + c] = codebook.data[code * d + c] }
+        }
+        return Tensor(shape: [indices.count, d], data: rows)
+    }
+
+    /// One EMA step with the vectors [N, D] of a batch and their assigned codes.
+    func update(vectors: Tensor, indices: [Int]) {
+        precondition(vectors.rank == 2 && vectors.shape[1] == size && indices.count == vectors.shape[0],
+                     "EMACodebook.update: vectors \(vectors.shape), \(indices.count) indices, D = \(size)")
+        let k = codes, d = size
+        var counts = [Double](repeating: 0, count: k)
+        var sums = [Double](repeating: 0, count: k * d)
+        vectors.data.withUnsafeBufferPointer { z in
+            for (i, code) in indices.enumerated() {
+                counts[code] += 1
+                for c in 0..<d { sums[code * d + c] += Double(z[i * d + c]) }
+            }
+        }
+        let keep = Double(decay), blend = 1 - Double(decay)
+        var total = 0.0
+        for j in 0..<k {
+            let updated = keep * Double(clusterSize.data[j]) + blend * counts[j]
+            clusterSize.data[j] = Float(updated)
+            total += updated
+        }
+        let eps = Double(epsilon)
+        for j in 0..<k {
+            let smoothed = (Double(clusterSize.data[j]) + eps) / (total + Double(k) * eps) * total
+            for c in 0..<d {
+                let m = keep * Double(embeddingSum.data[j * d + c]) + blend * sums[j * d + c]
+                embeddingSum.data[j * d + c] = Float(m)
+                codebook.data[j * d + c] = Float(m / smoothed)
+            }
+        }
+    }
+}
+
+/// A prior over grids of code indices: what `VQVAE.sample` draws from. A small seam so that a learned
+/// autoregressive prior can replace the per-position one.
+protocol CodeGridPrior: AnyObject {
+    /// Its state, saved in checkpoints (names relative to `prior.`).
+    var namedBuffers: [(name: String, tensor: Tensor)] { get }
+    /// Fits the prior to `images` grids of code indices, image-major ([images * positions]).
+    func fit(codes: [Int], images: Int)
+    /// `count` grids of code indices, image-major: [count * positions].
+    func sample(count: Int, generator: inout SeededGenerator) -> [Int]
+}
+
+/// Independent categorical distributions, one per grid position: p(grid) = prod_p Cat(k_p; pi_p).
+/// Fitted with add-one (Laplace) smoothing: pi_p,k = (count_p,k + 1) / (images + K). Before fitting, uniform.
+/// State: `probabilities` [positions, K].
+final class PerPositionCategoricalPrior: CodeGridPrior {
+    let probabilities: Tensor
+
+    init(positions: Int, codes: Int) {
+        precondition(positions >= 1 && codes >= 1, "PerPositionCategoricalPrior: positions \(positions), codes \(codes)")
+        probabilities = Tensor(shape: [positions, codes],
+                               data: [Float](repeating: 1 / Float(codes), count: positions * codes))
+    }
+
+    var positions: Int { probabilities.shape[0] }
+    var codes: Int { probabilities.shape[1] }
+
+    var namedBuffers: [(name: String, tensor: Tensor)] { [("probabilities", probabilities)] }
+
+    func fit(codes indices: [Int], images: Int) {
+        let p = positions, k = codes
+        precondition(indices.count == images * p && indices.allSatisfy { (0..<k).contains($0) },
+                     "PerPositionCategoricalPrior.fit: \(indices.count) indices for \(images) images of \(p) positions, K = \(k)")
+        var counts = [Double](repeating: 1, count: p * k)
+        for (i, code) in indices.enumerated() { counts[(i % p) * k + code] += 1 }
+        let denominator = Double(images + k)
+        for i in 0..<(p * k) { probabilities.data[i] = Float(counts[i] / denominator) }
+    }
+
+    /// Inverse-CDF draws, one uniform per position.
+    func sample(count: Int, generator: inout SeededGenerator) -> [Int] {
+        let p = positions, k = codes
+        // Cumulative probabilities per position, in Double, the last forced to 1.
+        var cumulative = [Double](repeating: 0, count: p * k)
+        for position in 0..<p {
+            var total = 0.0
+            for j in 0..<k { total += Double(probabilities.data[position * k + j]); cumulative[position * k + j] = total }
+            for j in 0..<k { cumulative[position * k + j] /= total }
+            cumulative[position * k + k - 1] = 1
+        }
+        var result = [Int](repeating: 0, count: count * p)
+        for image in 0..<count {
+            for position in 0..<p {
+                let u = Double(generator.nextUniform())
+                var j = 0
+                while j < k - 1 && u >= cumulative[position * k + j] { j += 1 }
+                result[image * p + position] = j
+            }
+        }
+        return result
+    }
+}
