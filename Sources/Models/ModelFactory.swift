@@ -9,7 +9,7 @@ public enum ModelFactory {
         case .mlpVAE: return MLPVAE(configuration: configuration, generator: &generator)
         case .convVAE: throw ModelError.notBuilt(kind: configuration.kind)
         case .wae: throw ModelError.notBuilt(kind: configuration.kind)
-        case .gmVAE: throw ModelError.notBuilt(kind: configuration.kind)
+        case .gmVAE: return GMVAE(configuration: configuration, generator: &generator)
         case .vqVAE: return VQVAE(configuration: configuration, generator: &generator)
         }
     }

@@ -1,0 +1,64 @@
+// Row gathers and transposition: moving values between layouts. Each op's pullback sits right beside its forward.
+
+extension Tensor {
+    /// Rows of a matrix picked by index, with repeats allowed: out[r, :] = self[indices[r], :].
+    ///
+    /// Shapes: self [rows, columns] -> [indices.count, columns]; every index in 0..<rows.
+    /// Broadcasts per-component parameters over a batch (`repeatedRowIndices`: row y*B + b <- y) and tiles a
+    /// batch once per component (`tiledRowIndices`: row y*B + b <- b).
+    /// Pullback: scatter-add, d self[i, :] = sum over r with indices[r] == i of dout[r, :].
+    public func gatheringRows(_ indices: [Int]) -> Tensor {
+        precondition(rank == 2, "gatheringRows needs a matrix, got \(shape)")
+        let rows = shape[0], columns = shape[1]
+        precondition(indices.allSatisfy { (0..<rows).contains($0) }, "gatheringRows: index out of 0..<\(rows)")
+        let source = data
+        let n = indices.count * columns
+        let values = [Float](unsafeUninitializedCapacity: n) { out, initialized in
+            source.withUnsafeBufferPointer { src in
+                for (r, i) in indices.enumerated() {
+                    (out.baseAddress! + r * columns).update(from: src.baseAddress! + i * columns, count: columns)
+                }
+            }
+            initialized = n
+        }
+        return Tensor(shape: [indices.count, columns], data: values, inputs: [self]) { out in
+            let g = out.grad!
+            self.withGrad { d in g.withUnsafeBufferPointer { pg in
+                for (r, i) in indices.enumerated() {
+                    for c in 0..<columns { d[i * columns + c] += pg[r * columns + c] }
+                }
+            } }
+        }
+    }
+
+    /// Matrix transpose: out[j, i] = self[i, j]. Shapes: [m, n] -> [n, m]. Pullback: d self = dout^T.
+    public func transposed() -> Tensor {
+        precondition(rank == 2, "transposed needs a matrix, got \(shape)")
+        let m = shape[0], n = shape[1]
+        let source = data
+        let values = [Float](unsafeUninitializedCapacity: m * n) { out, initialized in
+            source.withUnsafeBufferPointer { src in
+                for i in 0..<m { for j in 0..<n { out[j * m + i] = src[i * n + j] } }
+            }
+            initialized = m * n
+        }
+        return Tensor(shape: [n, m], data: values, inputs: [self]) { out in
+            let g = out.grad!
+            self.withGrad { d in g.withUnsafeBufferPointer { pg in
+                for i in 0..<m { for j in 0..<n { d[i * n + j] += pg[j * m + i] } }
+            } }
+        }
+    }
+}
+
+/// Row indices that repeat each of `count` rows `each` times in a row: [0 x each, 1 x each, ...].
+/// With `gatheringRows`, turns per-component parameters [K, d] into [K*B, d] (row y*B + b holds component y).
+public func repeatedRowIndices(count: Int, each: Int) -> [Int] {
+    (0..<count).flatMap { [Int](repeating: $0, count: each) }
+}
+
+/// Row indices that tile `count` rows `times` times over: [0..<count, 0..<count, ...].
+/// With `gatheringRows`, turns a batch [B, d] into [K*B, d] (row y*B + b holds image b).
+public func tiledRowIndices(count: Int, times: Int) -> [Int] {
+    (0..<times).flatMap { _ in 0..<count }
+}
