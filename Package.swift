@@ -56,7 +56,8 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"], exclude: ["Python"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Storage"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Plotting"], exclude: ["Python"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation"], exclude: ["Python"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation", "Datasets", "Imaging", "Storage"],
+                    exclude: ["Python"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Datasets", "Storage", "Imaging"]),
     ],
     swiftLanguageModes: [.v5]

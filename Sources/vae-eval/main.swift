@@ -1,44 +1,208 @@
 import ArgumentParser
+import Autodiff
 import Datasets
 import Evaluation
 import Foundation
 import LinearAlgebra
+import Models
 
 BLASRuntime.selectFastKernels()
 
 struct VAEEval: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-eval",
-        abstract: "Evaluate any checkpoint written by vae-train: test MSE, negative ELBO, sample grid.",
-        subcommands: [Evaluate.self],
+        abstract: "Evaluate any checkpoint written by vae-train: test MSE, negative ELBO, FID/KID/precision/recall, sample grid.",
+        subcommands: [Evaluate.self, FID.self, Sample.self],
         defaultSubcommand: Evaluate.self)
+}
+
+/// A value computed on first use (the test set: not even decompressed when cached results are reused).
+final class Lazy<Value> {
+    private let make: () throws -> Value
+    private var stored: Value?
+    init(_ make: @escaping () throws -> Value) { self.make = make }
+    func value() throws -> Value {
+        if let stored { return stored }
+        let made = try make()
+        stored = made
+        return made
+    }
+}
+
+func logLine(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+
+/// Options shared by the commands that compare images with the MNIST test set.
+struct FeatureOptions: ParsableArguments {
+    @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
+    @Option(help: "Feature-network file (default: fixtures/feature-network/lenet-mnist.safetensors of the repo).")
+    var featureNetwork: String?
+    @Option(help: "Folder of cached reference features (default: out/cache beside the runs folder, or of the repo for 'fid').")
+    var cacheDir: String?
+    @Option(help: "KID: random subsets averaged.") var kidSubsets: Int = 100
+    @Option(help: "KID: rows per subset (clamped to the smaller set).") var kidSubsetSize: Int = 1000
+    @Option(help: "Threads for BLAS.") var threads: Int = 2
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        guard kidSubsets >= 1 else { throw ValidationError("--kid-subsets must be >= 1, got \(kidSubsets)") }
+        guard kidSubsetSize >= 2 else { throw ValidationError("--kid-subset-size must be >= 2, got \(kidSubsetSize)") }
+    }
+
+    var currentDirectory: String { FileManager.default.currentDirectoryPath }
+    var dataDirectory: String { MNIST.resolveDataDirectory(explicit: data, currentDirectory: currentDirectory) }
+
+    func loadNetwork() throws -> FeatureNetwork {
+        try FeatureNetwork(path: FeatureNetwork.locate(explicit: featureNetwork, currentDirectory: currentDirectory))
+    }
+
+    /// Reference features of the test set, from the cache or computed (and cached).
+    func reference(network: FeatureNetwork, test: MNISTSplit, checksum: String, cacheDirectory: String) throws -> ReferenceFeatures {
+        let (reference, cached) = try ReferenceCache.loadOrCompute(directory: cacheDirectory, network: network,
+                                                                   images: test.images, count: test.count,
+                                                                   dataChecksum: checksum)
+        logLine("reference features of \(reference.count) test images: \(cached ? "cached" : "computed and cached") in \(cacheDirectory)")
+        return reference
+    }
 }
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate one run (the default command).")
 
     @Argument(help: "A run folder (out/runs/<run>) or its checkpoint.safetensors.") var runPath: String
-    @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
     @Option(help: "Seed of the evaluation's random draws.") var seed: UInt64 = 0
     @Option(help: "Pixel upscaling of the sample grid.") var scale: Int = 1
-    @Option(help: "Threads for BLAS.") var threads: Int = 2
+    @Option(help: "Samples per FID draw.") var fidSamples: Int = 10_000
+    @Option(help: "Independent sample draws the FID is averaged over.") var fidDraws: Int = 3
+    @Flag(help: "Skip FID, KID and precision/recall.") var noFid = false
+    @Flag(help: "Recompute even if results.json matches this checkpoint and these settings.") var force = false
+    @OptionGroup var features: FeatureOptions
 
     func validate() throws {
         guard scale >= 1 && scale <= 16 else { throw ValidationError("--scale must be in 1...16, got \(scale)") }
+        guard fidSamples >= 4 else { throw ValidationError("--fid-samples must be >= 4, got \(fidSamples)") }
+        guard fidDraws >= 1 else { throw ValidationError("--fid-draws must be >= 1, got \(fidDraws)") }
+    }
+
+    func run() throws {
+        BLASRuntime.threadCount = features.threads
+        let directory = features.dataDirectory
+        let folder = RunFolder(runOrCheckpoint: runPath)
+        guard FileManager.default.fileExists(atPath: folder.checkpoint) else {
+            throw EvaluationError.missingCheckpoint(folder.checkpoint)
+        }
+        let test = Lazy { try MNIST.load(split: .test, from: directory) }
+        let checksum = try MNIST.checksumOfFiles(in: directory)
+        var network: FeatureNetwork?
+        var generation: GenerationSettings?
+        if !noFid {
+            network = try features.loadNetwork()
+            generation = GenerationSettings(samples: fidSamples, draws: fidDraws, seed: seed,
+                                            kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize)
+        }
+        let settings = EvaluationSettings(seed: seed, gridSize: 8, scale: scale, dataChecksum: checksum,
+                                          generation: generation, featureNetworkSHA256: network?.sha256)
+        let cacheDirectory = features.cacheDir ?? RunEvaluation.defaultCacheDirectory(for: folder)
+        let (results, reused) = try RunEvaluation.evaluate(
+            folder, testSet: test.value, settings: settings, featureNetwork: network,
+            reference: network.map { net in {
+                try features.reference(network: net, test: test.value(), checksum: checksum, cacheDirectory: cacheDirectory)
+            } },
+            force: force, log: logLine)
+        if reused {
+            logLine("results: cached (checkpoint \(results.checkpointSHA256.prefix(12)) and settings unchanged; --force recomputes)")
+        }
+        printTable(results)
+        print("results: \(folder.results)\nsamples: \(folder.samples)")
+    }
+
+    func printTable(_ r: EvaluationResults) {
+        func row(_ name: String, _ value: String) { print(name.padding(toLength: 14, withPad: " ", startingAt: 0) + value) }
+        row("run", "\(r.run) (\(r.modelKind), \(r.parameterCount) parameters, \(r.trainingEpochs) epochs, "
+            + String(format: "%.1f s)", r.trainingSeconds))
+        row("test MSE", String(format: "%.5f", r.reconstruction.meanSquaredError))
+        row("-ELBO (nats)", r.reconstruction.negativeELBO.map { String(format: "%.2f", $0) } ?? "n/a")
+        guard let g = r.generation else { return }
+        row("FID", String(format: "%.3f ± %.3f", g.fid.mean, g.fid.standardDeviation)
+            + " (\(g.settings.draws) draws of \(g.settings.samples) samples: "
+            + g.fid.values.map { String(format: "%.3f", $0) }.joined(separator: ", ") + ")")
+        row("KID", String(format: "%.4f ± %.4f (%d subsets of %d)", g.kid.mean, g.kid.standardDeviation,
+                          g.kid.subsets, g.kid.subsetSize))
+        row("precision", String(format: "%.4f (k = %d)", g.precisionRecall.precision, g.precisionRecall.k))
+        row("recall", String(format: "%.4f", g.precisionRecall.recall))
+        row("classes", String(format: "entropy %.3f nats (ln 10 = 2.303), mean max confidence %.3f; ",
+                              g.classes.entropy, g.classes.meanMaxConfidence)
+            + g.classes.histogram.map(String.init).joined(separator: " "))
+        row("features", "\(g.featureNetworkSHA256.prefix(12)) (\(g.featureLayer)), \(g.referenceCount) test images, seed \(g.settings.seed)")
+    }
+}
+
+struct FID: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "FID, KID, precision/recall and class statistics of an image set against the MNIST test set.")
+
+    @Option(help: "IDX file (uint8 N x 28 x 28), .npy (uint8 or float32 in [0, 1], N x 28 x 28) or a folder of 28x28 grayscale PNGs.")
+    var images: String
+    @Option(help: "Seed of the KID subsets.") var seed: UInt64 = 0
+    @OptionGroup var features: FeatureOptions
+
+    func run() throws {
+        BLASRuntime.threadCount = features.threads
+        let start = Date()
+        let set = try ImageSetFile.load(images)
+        let network = try features.loadNetwork()
+        let directory = features.dataDirectory
+        let test = try MNIST.load(split: .test, from: directory)
+        let checksum = try MNIST.checksumOfFiles(in: directory)
+        let root = FeatureNetwork.repositoryRoot(containing: features.currentDirectory) ?? features.currentDirectory
+        let cacheDirectory = features.cacheDir ?? root + "/out/cache"
+        let reference = try features.reference(network: network, test: test, checksum: checksum, cacheDirectory: cacheDirectory)
+        let settings = GenerationSettings(samples: set.count, draws: 1, seed: seed, kidSubsets: features.kidSubsets,
+                                          kidSubsetSize: features.kidSubsetSize)
+        try settings.validate()
+        let m = try GenerationEvaluation.compare(set.images, count: set.count, network: network, reference: reference,
+                                                 settings: settings)
+        print("images    \(images) (\(set.format), \(set.count) images) vs \(reference.count) test images")
+        print(String(format: "FID       %.4f", m.fid))
+        print(String(format: "KID       %.6f ± %.6f (%d subsets of %d)", m.kid.mean, m.kid.standardDeviation,
+                     m.kid.subsets, m.kid.subsetSize))
+        print(String(format: "precision %.4f  recall %.4f (k = %d)", m.precisionRecall.precision, m.precisionRecall.recall,
+                     m.precisionRecall.k))
+        print(String(format: "classes   entropy %.3f nats, mean max confidence %.3f; histogram ", m.classes.entropy,
+                     m.classes.meanMaxConfidence) + m.classes.histogram.map(String.init).joined(separator: " "))
+        print("network   \(network.path) (sha256 \(network.sha256.prefix(12)), \(network.layer.rawValue))")
+        print(String(format: "time      %.1f s", Date().timeIntervalSince(start)))
+    }
+}
+
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write samples of a run as uint8 N x 28 x 28: .npy, or IDX when the name ends in -idx3-ubyte.")
+
+    @Argument(help: "A run folder (out/runs/<run>) or its checkpoint.safetensors.") var runPath: String
+    @Option(help: "Number of samples.") var count: Int
+    @Option(help: "Output file (.npy, or NAME-idx3-ubyte for IDX).") var out: String
+    @Option(help: "Seed of the sample draw.") var seed: UInt64 = 0
+    @Option(help: "Threads for BLAS.") var threads: Int = 2
+
+    func validate() throws {
+        guard count >= 1 else { throw ValidationError("--count must be >= 1, got \(count)") }
         guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
     }
 
     func run() throws {
         BLASRuntime.threadCount = threads
-        let directory = MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath)
-        let test = try MNIST.load(split: .test, from: directory)
         let folder = RunFolder(runOrCheckpoint: runPath)
-        let results = try RunEvaluation.evaluate(folder, testSet: test, seed: seed, scale: scale)
-        let elbo = results.reconstruction.negativeELBO.map { String(format: "%.2f", $0) } ?? "n/a"
-        print("run            test MSE   -ELBO (nats)  params    train s")
-        print(String(format: "%-14@ %.5f   %-13@ %-9d %.1f", results.run as NSString, results.reconstruction.meanSquaredError,
-                     elbo as NSString, results.parameterCount, results.trainingSeconds))
-        print("results: \(folder.results)\nsamples: \(folder.samples)")
+        guard FileManager.default.fileExists(atPath: folder.checkpoint) else {
+            throw EvaluationError.missingCheckpoint(folder.checkpoint)
+        }
+        let model = try Checkpoint.read(from: folder.checkpoint).model
+        guard model.configuration.imageSize == ImageSetFile.side * ImageSetFile.side else {
+            throw EvaluationError.invalidSetting("the model makes \(model.configuration.imageSize)-pixel images, not 28x28")
+        }
+        var generator = SeededGenerator(seed: seed)
+        let images = GenerationEvaluation.samples(of: model, count: count, generator: &generator)
+        try ImageSetFile.write(images, count: count, to: out)
+        print("\(count) samples of \(folder.name) (seed \(seed)) -> \(out)")
     }
 }
 

@@ -11,7 +11,7 @@ struct VAETrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-train",
         abstract: "Train a model of the VAE study on MNIST and write its checkpoint.",
-        subcommands: [Train.self, Sweep.self, Download.self],
+        subcommands: [Train.self, Sweep.self, Classifier.self, Download.self],
         defaultSubcommand: Train.self)
 }
 
@@ -73,6 +73,39 @@ struct Sweep: ParsableCommand {
                           let reporter = ProgressReporter(runName: name, epochs: loaded.runs.first { $0.name == name }!.training.epochs)
                           return reporter.handle
                       })
+    }
+}
+
+struct Classifier: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train the LeNet feature network of the evaluator's FID on MNIST and write it as safetensors.")
+
+    @Option(help: "Epochs (the shipped network: 4).") var epochs: Int = 4
+    @Option(help: "Images per batch.") var batchSize: Int = 128
+    @Option(help: "Adam learning rate.") var lr: Double = 1e-3
+    @Option(help: "Seed of every random draw.") var seed: UInt64 = 1
+    @Option(help: "Threads (the same seed and thread count give the same weights).") var threads: Int = 2
+    @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
+    @Option(help: "Output file.") var out: String = "out/feature-network/lenet-mnist.safetensors"
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+    }
+
+    func run() throws {
+        let directory = MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath)
+        let command = (["vae-train"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        let report = try ClassifierTraining.run(
+            dataDirectory: directory, outputPath: out,
+            settings: ClassifierTrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
+            command: command) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        let dead = report.deadUnits.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        print(String(format: "test accuracy %.2f%% (%d/%d) after %d epochs in %.1f s", 100 * report.testAccuracy,
+                     report.testCorrect, report.testCount, epochs, report.trainingSeconds)
+              + "; dead feature units: \(dead) -> \(out)")
     }
 }
 

@@ -25,7 +25,7 @@ import Testing
         let losses = epochs.map { $0["loss"] as! Double }
         #expect(losses[2] < losses[0], "loss did not go down: \(losses)")
 
-        let eval = try Executables.run("vae-eval", [run, "--data", data, "--threads", "1"])
+        let eval = try Executables.run("vae-eval", [run, "--data", data, "--threads", "1", "--fid-samples", "200", "--fid-draws", "2"])
         #expect(eval.status == 0, "vae-eval failed: \(eval.stderr)")
         let results = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/results.json"))) as! [String: Any]
         let reconstruction = results["reconstruction"] as! [String: Any]
