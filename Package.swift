@@ -39,12 +39,13 @@ let package = Package(
         .target(name: "Training", dependencies: ["Models", "Optimizers", "Datasets"]),
         .target(name: "Evaluation", dependencies: ["Models", "Datasets", "Imaging", "LinearAlgebra"]),
         .target(name: "Benchmarks", dependencies: ["Training", "Evaluation"]),
+        .target(name: "Reporting", dependencies: ["Training", "Evaluation", "Plotting"]),
 
         .executableTarget(name: "vae-train", dependencies: [
             "Training", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vae-eval", dependencies: [
-            "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Evaluation", "Reporting", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .executableTarget(name: "vae-bench", dependencies: [

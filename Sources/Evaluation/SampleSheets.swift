@@ -1,4 +1,5 @@
 import Autodiff
+import Datasets
 import Imaging
 import Models
 
@@ -73,5 +74,13 @@ public enum SampleSheets {
 
     static func grid(rows: Int, columns: Int, scale: Int) -> ImageGrid {
         ImageGrid(rows: rows, columns: columns, tileWidth: 28, tileHeight: 28, scale: scale)
+    }
+}
+
+extension MNISTSplit {
+    /// The first `count` images as a [count, pixels] tensor.
+    public func imageTensor(first count: Int) -> Tensor {
+        precondition(count >= 0 && count <= self.count, "imageTensor(first: \(count)) of \(self.count) images")
+        return Tensor(shape: [count, pixelsPerImage], data: Array(images[0..<(count * pixelsPerImage)]))
     }
 }

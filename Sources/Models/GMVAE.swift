@@ -132,15 +132,21 @@ public final class GMVAE: GenerativeModel {
 
     /// `count` prior samples with the component each was drawn from: y ~ Uniform(K), z ~ p(z|y), decoded.
     public func sampleWithComponents(count: Int, generator: inout SeededGenerator) -> (components: [Int], images: Tensor) {
-        let z = configuration.latentSize
         let ys = (0..<count).map { _ in Int(generator.boundedDraw(UInt64(components))) }
+        return (ys, sample(components: ys, generator: &generator))
+    }
+
+    /// One decoded sample z ~ p(z|y) for each component y in `ys`: [ys.count, 784].
+    public func sample(components ys: [Int], generator: inout SeededGenerator) -> Tensor {
+        precondition(ys.allSatisfy { (0..<components).contains($0) }, "components must be in 0..<\(components), got \(ys)")
+        let z = configuration.latentSize, count = ys.count
         var codes = generator.normals(count * z)
         for (i, y) in ys.enumerated() {
             for j in 0..<z {
                 codes[i * z + j] = priorMeans.data[y * z + j] + codes[i * z + j] * Foundation.exp(0.5 * priorLogVariances.data[y * z + j])
             }
         }
-        return (ys, decode(Tensor(shape: [count, z], data: codes)))
+        return decode(Tensor(shape: [count, z], data: codes))
     }
 
     public func sample(count: Int, generator: inout SeededGenerator) -> Tensor {

@@ -47,7 +47,7 @@ extension StudyReport {
     }
 
     var table: String {
-        var md = "| run | test MSE | study MSE | FID | KID × 10³ | precision | recall | class entropy | −ELBO | parameters | training s |\n"
+        var md = "| run | test MSE | study MSE | FID | KID | precision | recall | class entropy | −ELBO | parameters | training s |\n"
         md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         let front = Set(paretoFront)
         for (i, e) in entries.enumerated() {
@@ -55,7 +55,7 @@ extension StudyReport {
             let name = front.contains(i) ? "**\(e.name)**" : e.name
             var row = "| \(name) | \(f(e.mse, 5)) | \(e.referenceMSE.map { f($0, 4) } ?? "n/a") "
             row += "| \(g.map { "\(f($0.fid.mean, 2)) ± \(f($0.fid.standardDeviation, 2))" } ?? "—") "
-            row += "| \(g.map { "\(f($0.kid.mean * 1e3, 2)) ± \(f($0.kid.standardDeviation * 1e3, 2))" } ?? "—") "
+            row += "| \(g.map { "\(f($0.kid.mean, 1)) ± \(f($0.kid.standardDeviation, 1))" } ?? "—") "
             row += "| \(g.map { f($0.precisionRecall.precision, 3) } ?? "—") | \(g.map { f($0.precisionRecall.recall, 3) } ?? "—") "
             row += "| \(g.map { f($0.classes.entropy, 3) } ?? "—") "
             row += "| \(e.results.reconstruction.negativeELBO.map { f($0, 2) } ?? "n/a") "
@@ -106,7 +106,10 @@ extension StudyReport {
         }
         for e in entries {
             guard let d = e.results.diagnostics, !d.isEmpty else { continue }
-            let text = d.keys.sorted().map { "\($0.replacingOccurrences(of: "_", with: " ")) \(f(d[$0]!, 3))" }.joined(separator: ", ")
+            let text = d.keys.sorted().map { key in
+                let value = d[key]!
+                return "\(key.replacingOccurrences(of: "_", with: " ")) \(value == value.rounded() ? String(Int(value)) : f(value, 3))"
+            }.joined(separator: ", ")
             lines.append("- \(e.name): \(text).")
         }
         return lines.joined(separator: "\n") + "\n"

@@ -5,6 +5,9 @@ import Evaluation
 import Foundation
 import LinearAlgebra
 import Models
+import Reporting
+import Storage
+import Training
 
 BLASRuntime.selectFastKernels()
 
@@ -12,21 +15,8 @@ struct VAEEval: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-eval",
         abstract: "Evaluate any checkpoint written by vae-train: test MSE, negative ELBO, FID/KID/precision/recall, sample grid.",
-        subcommands: [Evaluate.self, FID.self, Sample.self],
+        subcommands: [Evaluate.self, Report.self, FID.self, Sample.self],
         defaultSubcommand: Evaluate.self)
-}
-
-/// A value computed on first use (the test set: not even decompressed when cached results are reused).
-final class Lazy<Value> {
-    private let make: () throws -> Value
-    private var stored: Value?
-    init(_ make: @escaping () throws -> Value) { self.make = make }
-    func value() throws -> Value {
-        if let stored { return stored }
-        let made = try make()
-        stored = made
-        return made
-    }
 }
 
 func logLine(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
@@ -51,17 +41,9 @@ struct FeatureOptions: ParsableArguments {
     var currentDirectory: String { FileManager.default.currentDirectoryPath }
     var dataDirectory: String { MNIST.resolveDataDirectory(explicit: data, currentDirectory: currentDirectory) }
 
-    func loadNetwork() throws -> FeatureNetwork {
-        try FeatureNetwork(path: FeatureNetwork.locate(explicit: featureNetwork, currentDirectory: currentDirectory))
-    }
-
-    /// Reference features of the test set, from the cache or computed (and cached).
-    func reference(network: FeatureNetwork, test: MNISTSplit, checksum: String, cacheDirectory: String) throws -> ReferenceFeatures {
-        let (reference, cached) = try ReferenceCache.loadOrCompute(directory: cacheDirectory, network: network,
-                                                                   images: test.images, count: test.count,
-                                                                   dataChecksum: checksum)
-        logLine("reference features of \(reference.count) test images: \(cached ? "cached" : "computed and cached") in \(cacheDirectory)")
-        return reference
+    func jobOptions(seed: UInt64, scale: Int, generation: GenerationSettings?, force: Bool) -> EvaluationJob.Options {
+        EvaluationJob.Options(dataDirectory: dataDirectory, featureNetworkPath: featureNetwork, cacheDirectory: cacheDir,
+                              seed: seed, scale: scale, generation: generation, force: force)
     }
 }
 
@@ -85,29 +67,12 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         BLASRuntime.threadCount = features.threads
-        let directory = features.dataDirectory
         let folder = RunFolder(runOrCheckpoint: runPath)
-        guard FileManager.default.fileExists(atPath: folder.checkpoint) else {
-            throw EvaluationError.missingCheckpoint(folder.checkpoint)
-        }
-        let test = Lazy { try MNIST.load(split: .test, from: directory) }
-        let checksum = try MNIST.checksumOfFiles(in: directory)
-        var network: FeatureNetwork?
-        var generation: GenerationSettings?
-        if !noFid {
-            network = try features.loadNetwork()
-            generation = GenerationSettings(samples: fidSamples, draws: fidDraws, seed: seed,
-                                            kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize)
-        }
-        let settings = EvaluationSettings(seed: seed, gridSize: 8, scale: scale, dataChecksum: checksum,
-                                          generation: generation, featureNetworkSHA256: network?.sha256)
-        let cacheDirectory = features.cacheDir ?? RunEvaluation.defaultCacheDirectory(for: folder)
-        let (results, reused) = try RunEvaluation.evaluate(
-            folder, testSet: test.value, settings: settings, featureNetwork: network,
-            reference: network.map { net in {
-                try features.reference(network: net, test: test.value(), checksum: checksum, cacheDirectory: cacheDirectory)
-            } },
-            force: force, log: logLine)
+        let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: scale, generation: noFid ? nil
+            : GenerationSettings(samples: fidSamples, draws: fidDraws, seed: seed,
+                                 kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize), force: force),
+            log: logLine)
+        let (results, reused) = try job.evaluate(folder)
         if reused {
             logLine("results: cached (checkpoint \(results.checkpointSHA256.prefix(12)) and settings unchanged; --force recomputes)")
         }
@@ -136,6 +101,40 @@ struct Evaluate: ParsableCommand {
     }
 }
 
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate every run in a folder (reusing cached results) and write the study notebook with its plots and sample sheets.")
+
+    @Argument(help: "Folder of run folders.") var runsDirectory: String = "out/runs"
+    @Option(help: "Notebook to write (default: notebooks-md/study-results.md in the repo).") var notebook: String?
+    @Option(help: "Study file, for the reference MSEs and run order (default: fixtures/study.json in the repo).") var study: String?
+    @Option(help: "Seed of the evaluation's random draws.") var seed: UInt64 = 0
+    @Option(help: "Pixel upscaling of the sample sheets.") var scale: Int = 2
+    @Option(help: "Samples per FID draw.") var fidSamples: Int = 10_000
+    @Option(help: "Independent sample draws the FID is averaged over.") var fidDraws: Int = 3
+    @Flag(help: "Recompute every run's results.") var force = false
+    @OptionGroup var features: FeatureOptions
+
+    func validate() throws {
+        guard scale >= 1 && scale <= 8 else { throw ValidationError("--scale must be in 1...8, got \(scale)") }
+        guard fidSamples >= 4 else { throw ValidationError("--fid-samples must be >= 4, got \(fidSamples)") }
+        guard fidDraws >= 1 else { throw ValidationError("--fid-draws must be >= 1, got \(fidDraws)") }
+    }
+
+    func run() throws {
+        BLASRuntime.threadCount = features.threads
+        let root = ProjectFolder.root() ?? FileManager.default.currentDirectoryPath
+        let studyPath = study ?? Study.defaultPath()
+        let loadedStudy = FileManager.default.fileExists(atPath: studyPath) ? try Study.load(from: studyPath) : nil
+        let generation = GenerationSettings(samples: fidSamples, draws: fidDraws, seed: seed,
+                                            kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize)
+        let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: 1, generation: generation, force: force), log: logLine)
+        let report = ReportJob(runsDirectory: runsDirectory, notebookPath: notebook ?? root + "/notebooks-md/study-results.md",
+                               study: loadedStudy, scale: scale)
+        try report.run(evaluation: job, log: logLine)
+    }
+}
+
 struct FID: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "FID, KID, precision/recall and class statistics of an image set against the MNIST test set.")
@@ -149,13 +148,10 @@ struct FID: ParsableCommand {
         BLASRuntime.threadCount = features.threads
         let start = Date()
         let set = try ImageSetFile.load(images)
-        let network = try features.loadNetwork()
-        let directory = features.dataDirectory
-        let test = try MNIST.load(split: .test, from: directory)
-        let checksum = try MNIST.checksumOfFiles(in: directory)
+        let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: 1, generation: nil, force: false), log: logLine)
+        let network = try job.featureNetwork()
         let root = FeatureNetwork.repositoryRoot(containing: features.currentDirectory) ?? features.currentDirectory
-        let cacheDirectory = features.cacheDir ?? root + "/out/cache"
-        let reference = try features.reference(network: network, test: test, checksum: checksum, cacheDirectory: cacheDirectory)
+        let reference = try job.reference(cacheDirectory: features.cacheDir ?? root + "/out/cache")
         let settings = GenerationSettings(samples: set.count, draws: 1, seed: seed, kidSubsets: features.kidSubsets,
                                           kidSubsetSize: features.kidSubsetSize)
         try settings.validate()

@@ -1,0 +1,88 @@
+import Datasets
+import Foundation
+
+/// Evaluates runs with one set of settings, loading the test set, the feature network and the reference
+/// features at most once and only when something has to be recomputed (cached results are reused).
+/// Used by `vae-eval RUN` and by `vae-eval report` over many runs.
+public final class EvaluationJob {
+    public struct Options {
+        public var dataDirectory: String
+        public var featureNetworkPath: String?
+        /// Cached reference features; nil: `out/cache` beside the runs folder.
+        public var cacheDirectory: String?
+        public var seed: UInt64 = 0
+        public var scale: Int = 1
+        /// FID, KID and precision/recall settings; nil skips them.
+        public var generation: GenerationSettings?
+        public var force = false
+
+        public init(dataDirectory: String, featureNetworkPath: String? = nil, cacheDirectory: String? = nil,
+                    seed: UInt64 = 0, scale: Int = 1, generation: GenerationSettings?, force: Bool = false) {
+            self.dataDirectory = dataDirectory; self.featureNetworkPath = featureNetworkPath
+            self.cacheDirectory = cacheDirectory; self.seed = seed; self.scale = scale
+            self.generation = generation; self.force = force
+        }
+    }
+
+    public let options: Options
+    let currentDirectory: String
+    let log: (String) -> Void
+    private var test: MNISTSplit?
+    private var dataChecksum: String?
+    private var network: FeatureNetwork?
+    private var references: [String: ReferenceFeatures] = [:]
+
+    public init(options: Options, currentDirectory: String = FileManager.default.currentDirectoryPath,
+                log: @escaping (String) -> Void = { _ in }) {
+        self.options = options
+        self.currentDirectory = currentDirectory
+        self.log = log
+    }
+
+    public func testSet() throws -> MNISTSplit {
+        if let test { return test }
+        let loaded = try MNIST.load(split: .test, from: options.dataDirectory)
+        test = loaded
+        return loaded
+    }
+
+    public func featureNetwork() throws -> FeatureNetwork {
+        if let network { return network }
+        let loaded = try FeatureNetwork(path: FeatureNetwork.locate(explicit: options.featureNetworkPath, currentDirectory: currentDirectory))
+        network = loaded
+        return loaded
+    }
+
+    func checksum() throws -> String {
+        if let dataChecksum { return dataChecksum }
+        let computed = try MNIST.checksumOfFiles(in: options.dataDirectory)
+        dataChecksum = computed
+        return computed
+    }
+
+    /// Reference features of the test set in `cacheDirectory` (computed and cached on first use).
+    public func reference(cacheDirectory: String) throws -> ReferenceFeatures {
+        if let cached = references[cacheDirectory] { return cached }
+        let test = try testSet()
+        let (reference, wasCached) = try ReferenceCache.loadOrCompute(directory: cacheDirectory, network: try featureNetwork(),
+                                                                      images: test.images, count: test.count,
+                                                                      dataChecksum: try checksum())
+        log("reference features of \(reference.count) test images: \(wasCached ? "cached" : "computed and cached") in \(cacheDirectory)")
+        references[cacheDirectory] = reference
+        return reference
+    }
+
+    /// Evaluates one run; returns its results and whether they were reused from its results.json.
+    public func evaluate(_ folder: RunFolder) throws -> (results: EvaluationResults, reused: Bool) {
+        guard FileManager.default.fileExists(atPath: folder.checkpoint) else {
+            throw EvaluationError.missingCheckpoint(folder.checkpoint)
+        }
+        let network = options.generation == nil ? nil : try featureNetwork()
+        let settings = EvaluationSettings(seed: options.seed, gridSize: 8, scale: options.scale, dataChecksum: try checksum(),
+                                          generation: options.generation, featureNetworkSHA256: network?.sha256)
+        let cacheDirectory = options.cacheDirectory ?? RunEvaluation.defaultCacheDirectory(for: folder)
+        return try RunEvaluation.evaluate(folder, testSet: testSet, settings: settings, featureNetwork: network,
+                                          reference: network == nil ? nil : { try self.reference(cacheDirectory: cacheDirectory) },
+                                          force: options.force, log: log)
+    }
+}

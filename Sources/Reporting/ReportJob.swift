@@ -1,0 +1,141 @@
+import Autodiff
+import Datasets
+import Evaluation
+import Foundation
+import Imaging
+import Models
+import Plotting
+import Storage
+import Training
+
+/// `vae-eval report RUNS_DIR`: evaluates every run not yet evaluated (reusing cached results), renders
+/// the sample sheets and plots, and writes the study notebook.
+///
+/// Layout: each run's sheets go next to its checkpoint (`samples.png`, `reconstructions.png`,
+/// `interpolations.png`, `traversals.png`, `components.png` for gm_vae, `code-usage.png` for vq_vae);
+/// the notebook's copies and the plots go to `<notebook folder>/study-results/`.
+public struct ReportJob {
+    public var runsDirectory: String
+    public var notebookPath: String
+    public var study: Study?
+    /// Pixel upscaling of the sample sheets.
+    public var scale: Int
+
+    public init(runsDirectory: String, notebookPath: String, study: Study?, scale: Int = 2) {
+        self.runsDirectory = runsDirectory; self.notebookPath = notebookPath; self.study = study; self.scale = scale
+    }
+
+    public var figuresDirectory: String {
+        URL(fileURLWithPath: notebookPath).deletingLastPathComponent().appendingPathComponent("study-results").path
+    }
+
+    /// Run folders under `runsDirectory` holding a checkpoint: the study's runs in study order, then the rest by name.
+    public func runFolders() throws -> [RunFolder] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: runsDirectory) } catch {
+            throw FileError.cannotRead(path: runsDirectory, reason: "no such folder of runs (train some with vae-train first)")
+        }
+        let order = Dictionary(uniqueKeysWithValues: (study?.runs ?? []).enumerated().map { ($1.name, $0) })
+        return names.filter { FileManager.default.fileExists(atPath: runsDirectory + "/" + $0 + "/checkpoint.safetensors") }
+            .sorted { (order[$0] ?? Int.max, $0) < (order[$1] ?? Int.max, $1) }
+            .map { RunFolder(path: runsDirectory + "/" + $0) }
+    }
+
+    @discardableResult
+    public func run(evaluation: EvaluationJob, log: (String) -> Void) throws -> StudyReport {
+        let folders = try runFolders()
+        guard !folders.isEmpty else {
+            throw FileError.cannotRead(path: runsDirectory, reason: "holds no run with a checkpoint.safetensors")
+        }
+        try FileManager.default.createDirectory(atPath: figuresDirectory, withIntermediateDirectories: true)
+        let test = try evaluation.testSet()
+        var entries: [ReportEntry] = []
+        var sheets: [String: [(title: String, file: String)]] = [:]
+        var vaes: [(name: String, model: MLPVAE)] = []
+        for folder in folders {
+            let (results, reused) = try evaluation.evaluate(folder)
+            log("\(folder.name): \(reused ? "cached results" : "evaluated")")
+            let checkpoint = try Checkpoint.read(from: folder.checkpoint)
+            let reference = study?.runs.first { $0.name == results.run }?.referenceMSE
+            entries.append(ReportEntry(folder: folder, results: results, training: checkpoint.training, referenceMSE: reference))
+            sheets[results.run] = try writeSheets(checkpoint.model, run: results.run, folder: folder, test: test)
+            if let vae = checkpoint.model as? MLPVAE { vaes.append((results.run, vae)) }
+        }
+        var extra: [(title: String, file: String)] = []
+        if vaes.count > 0 {
+            try writeKLPerDimension(vaes, test: test)
+            extra.append(("KL per latent dimension", "kl-per-dimension.png"))
+        }
+        let network = entries.compactMap { $0.results.generation }.first
+        let report = StudyReport(entries: entries, title: study?.title ?? "VAE runs in \(runsDirectory)",
+                                 featureNetworkDescription: network.map { "the shipped MNIST LeNet, \($0.featureLayer)" } ?? "no feature network")
+        try report.write(notebookPath: notebookPath, figures: figuresDirectory, extraFigures: extra, sheets: sheets)
+        log("wrote \(notebookPath) and its figures in \(figuresDirectory)")
+        return report
+    }
+
+    /// Renders the run's sheets into its folder and into the figures folder; returns their titles and file names.
+    func writeSheets(_ model: any GenerativeModel, run: String, folder: RunFolder, test: MNISTSplit) throws -> [(title: String, file: String)] {
+        var written: [(String, String)] = []
+        func emit(_ title: String, _ name: String, _ image: PixelImage) throws {
+            try PNGFile.write(image, to: folder.path + "/" + name)
+            try PNGFile.write(image, to: figuresDirectory + "/" + run + "-" + name)
+            written.append((title, run + "-" + name))
+        }
+        var generator = SeededGenerator(seed: 2024)
+        let images = test.imageTensor(first: 64)
+        try emit("samples", "samples-sheet.png", SampleSheets.samples(model, rows: 8, scale: scale, generator: &generator))
+        try emit("reconstructions", "reconstructions.png", SampleSheets.reconstructions(model, images: images, scale: scale))
+        try emit("interpolations", "interpolations.png", SampleSheets.interpolations(model, images: images, scale: scale))
+        if model.configuration.kind != .vqVAE {
+            try emit("traversals", "traversals.png",
+                     SampleSheets.traversals(model, image: test.imageTensor(first: 1), dimensions: 10, scale: scale))
+        }
+        if let gm = model as? GMVAE {
+            let rows = gm.configuration.mixtureComponents, columns = 10
+            let ys = (0..<rows).flatMap { Array(repeating: $0, count: columns) }
+            let tiles = gm.sample(components: ys, generator: &generator)
+            try emit("one row per component", "components.png",
+                     ImageGrid(rows: rows, columns: columns, scale: scale).render(tiles: tiles.data))
+        }
+        if let vq = model as? VQVAE {
+            let codes = vq.codeIndices(test.imageTensor(first: min(test.count, 10_000)))
+            var counts = [Double](repeating: 0, count: vq.configuration.codebookSize)
+            for c in codes { counts[c] += 1 }
+            let total = counts.reduce(0, +)
+            let plot = BarPlot(title: "\(run): codebook usage on the test set",
+                               xLabel: "code (sorted by use)", yLabel: "share of code positions (%)",
+                               categories: counts.indices.map { "\($0)" },
+                               series: [.init(label: "usage", values: counts.sorted(by: >).map { 100 * $0 / total })])
+            let bytes = try plot.render(format: .png, width: 900, height: 400)
+            try bytes.withUnsafeBytes { try AtomicFile.write(bytes: $0, to: folder.path + "/code-usage.png") }
+            try bytes.withUnsafeBytes { try AtomicFile.write(bytes: $0, to: figuresDirectory + "/" + run + "-code-usage.png") }
+            written.append(("codebook usage", run + "-code-usage.png"))
+        }
+        return written
+    }
+
+    /// Mean KL(q(z_j|x) || N(0, 1)) per latent dimension j on 2,000 test images, for the MLP VAEs: shows how
+    /// beta switches dimensions off.
+    func writeKLPerDimension(_ vaes: [(name: String, model: MLPVAE)], test: MNISTSplit) throws {
+        let images = test.imageTensor(first: min(2000, test.count))
+        let dims = vaes.map { $0.model.configuration.latentSize }.max()!
+        var series: [BarPlot.Series] = []
+        for (name, vae) in vaes {
+            let (mean, logVariance) = vae.posterior(images)
+            let z = vae.configuration.latentSize, n = images.shape[0]
+            var kl = [Double](repeating: 0, count: dims)
+            for b in 0..<n { for j in 0..<z {
+                let m = Double(mean.data[b * z + j]), lv = Double(logVariance.data[b * z + j])
+                kl[j] += -0.5 * (1 + lv - m * m - Foundation.exp(lv)) / Double(n)
+            } }
+            series.append(.init(label: name, values: kl))
+        }
+        let plot = BarPlot(title: "KL per latent dimension (mean over 2,000 test images)", xLabel: "latent dimension",
+                           yLabel: "KL (nats)", categories: (1...dims).map(String.init), series: series)
+        for format in PlotFormat.allCases {
+            let bytes = try plot.render(format: format, width: 1100, height: 450)
+            try bytes.withUnsafeBytes { try AtomicFile.write(bytes: $0, to: figuresDirectory + "/kl-per-dimension.\(format.rawValue)") }
+        }
+    }
+}
