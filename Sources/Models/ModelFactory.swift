@@ -7,8 +7,8 @@ public enum ModelFactory {
         try configuration.validate()
         switch configuration.kind {
         case .mlpVAE: return MLPVAE(configuration: configuration, generator: &generator)
-        case .convVAE: throw ModelError.notBuilt(kind: configuration.kind)
-        case .wae: throw ModelError.notBuilt(kind: configuration.kind)
+        case .convVAE: return ConvVAE(configuration: configuration, generator: &generator)
+        case .wae: return WAE(configuration: configuration, generator: &generator)
         case .gmVAE: throw ModelError.notBuilt(kind: configuration.kind)
         case .vqVAE: throw ModelError.notBuilt(kind: configuration.kind)
         }
