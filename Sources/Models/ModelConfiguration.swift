@@ -113,7 +113,6 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case invalidConfiguration(String)
     case unsupportedCheckpoint(path: String, reason: String)
     case parameterMismatch(path: String, reason: String)
-    case notBuilt(kind: ModelKind)
 
     public var description: String {
         switch self {
@@ -125,8 +124,6 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "\(path) is not a checkpoint this version can read: \(reason)"
         case let .parameterMismatch(path, reason):
             return "\(path): parameters do not match the model its metadata describes: \(reason)"
-        case .notBuilt(let kind):
-            return "model kind '\(kind.rawValue)' is not implemented in this build"
         }
     }
 }

@@ -7,8 +7,8 @@ public enum ModelFactory {
         try configuration.validate()
         switch configuration.kind {
         case .mlpVAE: return MLPVAE(configuration: configuration, generator: &generator)
-        case .convVAE: throw ModelError.notBuilt(kind: configuration.kind)
-        case .wae: throw ModelError.notBuilt(kind: configuration.kind)
+        case .convVAE: return ConvVAE(configuration: configuration, generator: &generator)
+        case .wae: return WAE(configuration: configuration, generator: &generator)
         case .gmVAE: return GMVAE(configuration: configuration, generator: &generator)
         case .vqVAE: return VQVAE(configuration: configuration, generator: &generator)
         }

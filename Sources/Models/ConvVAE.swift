@@ -1,0 +1,116 @@
+import Autodiff
+import Foundation
+import Layers
+
+/// The study's convolutional VAE (`vae_conv`): two stride-2 convolutions down to 64 x 7 x 7, the mirror image up.
+///
+/// Encoder: x [B, 784] -> [B, 1, 28, 28] -> conv1 (1 -> 32, k4 s2 p1) ReLU [B, 32, 14, 14]
+///          -> conv2 (32 -> 64, k4 s2 p1) ReLU [B, 64, 7, 7] -> flatten [B, 3136] (channel-major, as PyTorch's view)
+///          -> fcMean, fcLogVariance (3136 -> z).
+/// Decoder: z -> fc (z -> 3136) ReLU -> [B, 64, 7, 7] -> deconv1 (64 -> 32, k4 s2 p1) ReLU [B, 32, 14, 14]
+///          -> deconv2 (32 -> 1, k4 s2 p1) [B, 1, 28, 28] -> [B, 784] -> sigmoid.
+/// Loss: BCE(x_hat, x) summed (on the pre-sigmoid logits) + KL(q(z|x) || N(0, I)), z = 20.
+/// Parameter names: `encoder.conv1`, `encoder.conv2`, `encoder.fc_mean`, `encoder.fc_logvar`, `decoder.fc`,
+/// `decoder.deconv1`, `decoder.deconv2` (each `.weight`, `.bias`, PyTorch layouts).
+/// Provenance: Kingma & Welling 2014; the DCGAN-style 4x4 stride-2 layers common to MNIST conv VAEs.
+public final class ConvVAE: GenerativeModel {
+    public let configuration: ModelConfiguration
+    let conv1: Conv2D
+    let conv2: Conv2D
+    let fcMean: Linear
+    let fcLogVariance: Linear
+    let fc: Linear
+    let deconv1: ConvTranspose2D
+    let deconv2: ConvTranspose2D
+
+    /// Image side (28) and the encoder's feature map: 64 channels of 7 x 7.
+    static let side = 28
+    static let featureChannels = 64
+    static let featureSide = 7
+    static var featureSize: Int { featureChannels * featureSide * featureSide }
+
+    public init(configuration: ModelConfiguration, generator: inout SeededGenerator) {
+        precondition(configuration.imageSize == Self.side * Self.side,
+                     "ConvVAE needs 28 x 28 images (imageSize 784), got imageSize \(configuration.imageSize)")
+        let c = configuration
+        self.configuration = c
+        // Creation order is module order, so that seeds mean the same thing as in a PyTorch port.
+        conv1 = Conv2D(inputChannels: 1, outputChannels: 32, kernelSize: 4, stride: 2, padding: 1, generator: &generator)
+        conv2 = Conv2D(inputChannels: 32, outputChannels: Self.featureChannels, kernelSize: 4, stride: 2, padding: 1,
+                       generator: &generator)
+        fcMean = Linear(inputSize: Self.featureSize, outputSize: c.latentSize, generator: &generator)
+        fcLogVariance = Linear(inputSize: Self.featureSize, outputSize: c.latentSize, generator: &generator)
+        fc = Linear(inputSize: c.latentSize, outputSize: Self.featureSize, generator: &generator)
+        deconv1 = ConvTranspose2D(inputChannels: Self.featureChannels, outputChannels: 32, kernelSize: 4, stride: 2,
+                                  padding: 1, generator: &generator)
+        deconv2 = ConvTranspose2D(inputChannels: 32, outputChannels: 1, kernelSize: 4, stride: 2, padding: 1,
+                                  generator: &generator)
+    }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        nested("encoder.conv1", conv1) + nested("encoder.conv2", conv2)
+            + nested("encoder.fc_mean", fcMean) + nested("encoder.fc_logvar", fcLogVariance)
+            + nested("decoder.fc", fc) + nested("decoder.deconv1", deconv1) + nested("decoder.deconv2", deconv2)
+    }
+
+    /// The encoder's features [batch, 3136] of images [batch, 784].
+    func features(_ images: Tensor) -> Tensor {
+        let batch = images.shape[0]
+        let x = images.reshaped([batch, 1, Self.side, Self.side])
+        return conv2(conv1(x).relu()).relu().reshaped([batch, Self.featureSize])
+    }
+
+    /// Mean and log-variance of q(z|x), each [batch, z].
+    public func posterior(_ images: Tensor) -> (mean: Tensor, logVariance: Tensor) {
+        let h = features(images)
+        return (fcMean(h), fcLogVariance(h))
+    }
+
+    /// Bernoulli logits of p(x|z), [batch, 784].
+    public func decoderLogits(_ codes: Tensor) -> Tensor {
+        let batch = codes.shape[0]
+        let h = fc(codes).relu().reshaped([batch, Self.featureChannels, Self.featureSide, Self.featureSide])
+        return deconv2(deconv1(h).relu()).reshaped([batch, Self.side * Self.side])
+    }
+
+    public func encode(_ images: Tensor) -> Tensor { posterior(images).mean }
+
+    public func decode(_ codes: Tensor) -> Tensor { decoderLogits(codes).sigmoid() }
+
+    public func loss(_ images: Tensor, generator: inout SeededGenerator) -> LossBreakdown {
+        let (mean, logVariance) = posterior(images)
+        let noise = Tensor(shape: mean.shape, data: generator.normals(mean.count))
+        let z = Tensor.reparameterize(mean: mean, logVariance: logVariance, noise: noise)
+        let reconstruction = Tensor.binaryCrossEntropy(logits: decoderLogits(z), targets: images)
+        let kl = Tensor.klDivergenceFromStandardNormal(mean: mean, logVariance: logVariance)
+        let total = configuration.beta == 1 ? reconstruction + kl : reconstruction + kl.scaled(by: Float(configuration.beta))
+        return LossBreakdown(total: total, reconstruction: Double(reconstruction.scalar), regularizer: Double(kl.scalar))
+    }
+
+    public func sample(count: Int, generator: inout SeededGenerator) -> Tensor {
+        decode(Tensor(shape: [count, configuration.latentSize], data: generator.normals(count * configuration.latentSize)))
+    }
+
+    public func negativeELBO(_ images: Tensor, generator: inout SeededGenerator) -> [Double]? {
+        let (mean, logVariance) = posterior(images)
+        let batch = images.shape[0], z = configuration.latentSize, pixels = configuration.imageSize
+        let noise = Tensor(shape: mean.shape, data: generator.normals(mean.count))
+        let codes = Tensor.reparameterize(mean: mean, logVariance: logVariance, noise: noise)
+        let logits = decoderLogits(codes).data
+        var result = [Double](repeating: 0, count: batch)
+        for b in 0..<batch {
+            var nll = 0.0
+            for p in 0..<pixels {
+                let l = Double(logits[b * pixels + p]), t = Double(images.data[b * pixels + p])
+                nll += max(l, 0) - l * t + log1p(exp(-abs(l)))
+            }
+            var kl = 0.0
+            for j in 0..<z {
+                let m = Double(mean.data[b * z + j]), lv = Double(logVariance.data[b * z + j])
+                kl += -0.5 * (1 + lv - m * m - exp(lv))
+            }
+            result[b] = nll + kl
+        }
+        return result
+    }
+}
