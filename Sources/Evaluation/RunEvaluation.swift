@@ -61,6 +61,7 @@ public enum RunEvaluation {
         }
         let checkpoint = try Checkpoint.read(from: folder.checkpoint)
         let model = checkpoint.model
+        try checkTestSet(testSet, for: model, run: checkpoint.training.runName)
         var generator = SeededGenerator(seed: seed)
         let metrics = ReconstructionMetrics.measure(model, on: testSet, generator: &generator)
         var sampleGenerator = SeededGenerator(seed: seed &+ 1)
