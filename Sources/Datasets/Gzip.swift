@@ -160,7 +160,10 @@ public enum Gzip {
 }
 
 /// A malloc'd byte buffer that doubles when full, then hands its bytes over as an array.
-private struct GrowableBuffer {
+///
+/// Noncopyable with a `deinit`, so the memory is freed on every path: after `finish()`, and when
+/// decompression throws half-way (the fuzzer found both leaking when this was a plain struct).
+private struct GrowableBuffer: ~Copyable {
     private(set) var base: UnsafeMutablePointer<UInt8>
     private(set) var capacity: Int
     var count = 0
@@ -169,6 +172,8 @@ private struct GrowableBuffer {
         self.capacity = max(capacity, 1)
         base = .allocate(capacity: self.capacity)
     }
+
+    deinit { base.deallocate() }
 
     var spare: Int { capacity - count }
     var end: UnsafeMutablePointer<UInt8> { base + count }
@@ -183,17 +188,13 @@ private struct GrowableBuffer {
         capacity = doubled
     }
 
-    /// The bytes written so far; frees the buffer.
-    mutating func finish() -> [UInt8] {
-        let result = [UInt8](unsafeUninitializedCapacity: count) { destination, initialized in
+    /// The bytes written so far; the buffer is freed when this consumes it.
+    consuming func finish() -> [UInt8] {
+        let count = self.count, base = self.base
+        return [UInt8](unsafeUninitializedCapacity: count) { destination, initialized in
             destination.baseAddress?.update(from: base, count: count)
             initialized = count
         }
-        base.deallocate()
-        base = .allocate(capacity: 1)
-        capacity = 1
-        count = 0
-        return result
     }
 }
 

@@ -138,6 +138,7 @@ public enum RunEvaluation {
         if let generation = settings.generation { try generation.validate() }
         let testSet = try loadTestSet()
         let model = checkpoint.model
+        try checkTestSet(testSet, for: model, run: checkpoint.training.runName)
         let seed = settings.seed, gridSize = settings.gridSize
         var generator = SeededGenerator(seed: seed)
         let metrics = ReconstructionMetrics.measure(model, on: testSet, generator: &generator)

@@ -46,13 +46,42 @@ public struct EpochSummary: Codable, Equatable, Sendable {
 ///
 /// Metadata keys: `format` ("vae-toolkit-checkpoint"), `format_version`, `model_kind`, `model_config` (JSON of
 /// `ModelConfiguration`), `training` (JSON of `TrainingRecord`), `tensor_sha256` (SHA-256 of the tensor
-/// buffer, verified on load). Tensors: the model's parameters under dotted names (`encoder.fc1.weight`,
-/// PyTorch shapes) and buffers, plus any extra state under `state.` (optimizer moments, generator) that only
-/// resuming reads.
+/// buffer, verified on load), `header_sha256` (SHA-256 of every other metadata entry and of every tensor's
+/// name, dtype and shape, see ``headerDigest(of:)``; format version 2). Tensors: the model's parameters under dotted names
+/// (`encoder.fc1.weight`, PyTorch shapes) and buffers, plus any extra state under `state.` (optimizer moments,
+/// generator) that only resuming reads.
+///
+/// Integrity: reading refuses a file whose tensor bytes or header do not match their digests, or whose bytes
+/// are not exactly what ``write(model:training:state:extraMetadata:to:)`` produces for its contents (the writer
+/// is deterministic), so any changed, missing or extra byte is detected.
 public struct Checkpoint {
     public static let format = "vae-toolkit-checkpoint"
-    public static let formatVersion = "1"
+    /// Version 2 added `header_sha256`; version 1 files (tensor digest only) are still read.
+    public static let formatVersion = "2"
+    public static let readableFormatVersions: Set<String> = ["1", "2"]
     public static let statePrefix = "state."
+    static let tensorDigestKey = "tensor_sha256"
+    static let headerDigestKey = "header_sha256"
+
+    /// SHA-256 over everything in the header but this digest: each metadata entry except `header_sha256`, then
+    /// each tensor's name, dtype and shape, both sorted by the UTF-8 bytes of the names, every string written as
+    /// `<UTF-8 byte count>:<string>` so that no two different headers feed the same bytes. Together with
+    /// `tensor_sha256` it covers the whole file, so a renamed tensor or an edited record is detected.
+    public static func headerDigest(of archive: SafeTensorsArchive) -> String {
+        var hasher = SHA256()
+        func add(_ text: String) { hasher.update(Array("\(text.utf8.count):".utf8)); hasher.update(Array(text.utf8)) }
+        let byName: (String, String) -> Bool = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        add("metadata")
+        for key in archive.metadata.keys.filter({ $0 != headerDigestKey }).sorted(by: byName) {
+            add(key); add(archive.metadata[key] ?? "")
+        }
+        add("tensors")
+        for name in archive.entries.keys.sorted(by: byName) {
+            guard let entry = archive.entries[name] else { continue }
+            add(name); add(entry.dtype.rawValue); add(entry.shape.map(String.init).joined(separator: ","))
+        }
+        return hasher.finalizeHex()
+    }
 
     public let model: any GenerativeModel
     public let training: TrainingRecord
@@ -79,25 +108,37 @@ public struct Checkpoint {
         metadata["model_config"] = model.configuration.jsonString()
         metadata["training"] = String(decoding: try encoder.encode(training), as: UTF8.self)
         archive.metadata = metadata
-        archive.metadata["tensor_sha256"] = archive.tensorDataDigest()
+        archive.metadata[tensorDigestKey] = archive.tensorDataDigest()
+        archive.metadata[headerDigestKey] = headerDigest(of: archive)
         try archive.write(to: path)
     }
 
     /// Reads a checkpoint and rebuilds its model from the file alone.
     public static func read(from path: String) throws -> Checkpoint {
-        let archive = try SafeTensorsArchive(contentsOf: path)
+        let bytes = try SafeTensorsArchive.readFile(path)
+        let archive = try SafeTensorsArchive(bytes: bytes, source: path)
         let meta = archive.metadata
         guard meta["format"] == format else {
             throw ModelError.unsupportedCheckpoint(path: path, reason: "its metadata has no format=\(format) entry (not written by vae-train?)")
         }
-        guard meta["format_version"] == formatVersion else {
-            throw ModelError.unsupportedCheckpoint(path: path, reason: "format version \(meta["format_version"] ?? "none"), this build reads \(formatVersion)")
+        guard let version = meta["format_version"], readableFormatVersions.contains(version) else {
+            throw ModelError.unsupportedCheckpoint(path: path, reason: "format version \(meta["format_version"] ?? "none"), this build reads \(readableFormatVersions.sorted().joined(separator: " and "))")
         }
-        guard let digest = meta["tensor_sha256"], digest == archive.tensorDataDigest() else {
+        guard let digest = meta[tensorDigestKey], digest == archive.tensorDataDigest() else {
             throw ModelError.unsupportedCheckpoint(path: path, reason: "tensor data does not match its recorded SHA-256 (the file is corrupt)")
         }
         guard let kindName = meta["model_kind"], ModelKind(rawValue: kindName) != nil else {
             throw ModelError.unsupportedCheckpoint(path: path, reason: "unknown model kind '\(meta["model_kind"] ?? "")'")
+        }
+        if version != "1" || meta[headerDigestKey] != nil {
+            guard meta[headerDigestKey] == headerDigest(of: archive) else {
+                throw ModelError.unsupportedCheckpoint(path: path, reason: "header (metadata, tensor names and shapes) does not match its recorded SHA-256 (the file is corrupt)")
+            }
+        }
+        // The writer is deterministic, so a file it wrote re-serializes to the same bytes. This catches what the
+        // digests cannot: changes to the header's layout that keep its meaning (e.g. padding turned into tabs).
+        guard archive.serialized() == bytes else {
+            throw ModelError.unsupportedCheckpoint(path: path, reason: "its header is not laid out as vae-train writes it (the file was altered or is corrupt)")
         }
         let decoder = JSONDecoder()
         let configuration: ModelConfiguration
@@ -129,7 +170,8 @@ public struct Checkpoint {
             }
             state[String(name.dropFirst(statePrefix.count))] = (try archive.shape(of: name), try archive.floats(name))
         }
-        let reserved: Set<String> = ["format", "format_version", "model_kind", "model_config", "training", "tensor_sha256"]
+        let reserved: Set<String> = ["format", "format_version", "model_kind", "model_config", "training",
+                                     tensorDigestKey, headerDigestKey]
         return Checkpoint(model: model, training: training, state: state,
                           extraMetadata: meta.filter { !reserved.contains($0.key) })
     }

@@ -55,7 +55,12 @@ public enum AtomicFile {
             close(fd); unlink(temporary)
             throw FileError.writeFailed(path: path, reason: reason)
         }
-        close(fd)
+        // Some file systems (NFS, quotas) report a failed write-back only here.
+        if close(fd) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw FileError.writeFailed(path: path, reason: reason)
+        }
         if rename(temporary, path) != 0 {
             let reason = String(cString: strerror(errno))
             unlink(temporary)
@@ -63,5 +68,22 @@ public enum AtomicFile {
         }
         let folderFD = open(folder.isEmpty ? "." : folder, O_RDONLY)
         if folderFD >= 0 { fsync(folderFD); close(folderFD) }
+    }
+
+    /// Deletes the temporary files that writers of `path` killed mid-write (SIGKILL, power loss) left behind:
+    /// `.<name>.tmp-<pid>` in the same folder whose process no longer exists. A live process's file is
+    /// kept (it may still be writing). Returns the names removed. Never throws: this is housekeeping.
+    @discardableResult
+    public static func removeStaleTemporaries(for path: String) -> [String] {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        let prefix = "." + url.lastPathComponent + ".tmp-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+        var removed: [String] = []
+        for name in names where name.hasPrefix(prefix) {
+            guard let pid = pid_t(name.dropFirst(prefix.count)), pid > 0, pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH, unlink(folder + "/" + name) == 0 { removed.append(name) }
+        }
+        return removed
     }
 }

@@ -19,7 +19,11 @@ extension SafeTensorsArchive {
     }
 
     /// The whole file at `path`, read with one allocation and no per-byte work.
-    private static func readFile(_ path: String) throws -> [UInt8] {
+    ///
+    /// Public so that a caller can validate the exact bytes it parsed (one read, so a concurrent atomic
+    /// replacement of the file cannot mix two versions), e.g. with ``init(bytes:source:)``.
+    /// - Throws: ``FileError/cannotRead(path:reason:)``.
+    public static func readFile(_ path: String) throws -> [UInt8] {
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { throw FileError.cannotRead(path: path, reason: String(cString: strerror(errno))) }
         defer { close(descriptor) }

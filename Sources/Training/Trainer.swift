@@ -54,6 +54,10 @@ public final class Trainer {
               let state = try? JSONDecoder().decode(ResumeState.self, from: Data(resume.utf8)) else {
             throw TrainingError.checkpointMismatch(path: path, reason: "it holds no resume state")
         }
+        // SeededGenerator(state:) traps on an all-zero or short state; refuse it here instead.
+        guard state.generator.count == 4, state.generator.contains(where: { $0 != 0 }), state.adamStep >= 0 else {
+            throw TrainingError.checkpointMismatch(path: path, reason: "its resume state is invalid")
+        }
         let parameters = checkpoint.model.namedParameters
         var first: [[Float]] = [], second: [[Float]] = []
         for (name, tensor) in parameters {
@@ -85,8 +89,11 @@ public final class Trainer {
     public func run(checkpointPath: String, progress: (TrainingEvent) -> Void = { _ in }) throws {
         BLASRuntime.threadCount = settings.threads
         let imageSize = model.configuration.imageSize
-        precondition(data.rows * data.columns == imageSize,
-                     "data has \(data.rows)x\(data.columns) images, the model expects \(imageSize) pixels")
+        guard data.rows * data.columns == imageSize else {
+            throw TrainingError.unusableData("the training images are \(data.rows)x\(data.columns) pixels, model \(runName) needs \(imageSize) pixels per image")
+        }
+        guard data.count > 0 else { throw TrainingError.unusableData("the training set holds no images") }
+        let faults = try FaultInjection(environment: ProcessInfo.processInfo.environment)
         let n = data.count
         while !record.isFinished {
             let epoch = record.completedEpochs + 1
@@ -101,21 +108,23 @@ public final class Trainer {
                 let batch = gatherBatch(order[offset..<(offset + size)], imageSize: imageSize)
                 optimizer.zeroGradients()
                 let output = model.loss(batch, generator: &generator)
-                let loss = Double(output.total.scalar)
+                var loss = Double(output.total.scalar)
+                if faults.nanLoss(epoch: epoch, batch: batchIndex) { loss = .nan }
                 guard loss.isFinite else {
                     throw TrainingError.diverged(run: runName, epoch: epoch, batch: batchIndex, what: "loss is \(loss)")
                 }
                 output.total.backward()
                 optimizer.update()
+                if faults.nanParameter(epoch: epoch, batch: batchIndex) { model.parameters[0].data[0] = .nan }
+                // Checked after every update (a linear scan, small next to the batch's matrix products) so the
+                // message names the batch that produced the first non-finite value.
+                try checkFinite(epoch: epoch, batch: batchIndex)
                 totals.loss += loss
                 totals.reconstruction += output.reconstruction
                 totals.regularizer += output.regularizer
                 offset += size
                 progress(.batch(epoch: epoch, imagesDone: offset, total: n, meanLoss: totals.loss / Double(offset),
                                 elapsed: Date().timeIntervalSince(start)))
-            }
-            if let bad = (model.namedParameters + model.namedBuffers).first(where: { $0.tensor.data.contains { !$0.isFinite } }) {
-                throw TrainingError.diverged(run: runName, epoch: epoch, batch: batchIndex, what: "parameter \(bad.name) is not finite")
             }
             let summary = EpochSummary(epoch: epoch, loss: totals.loss / Double(n),
                                        reconstruction: totals.reconstruction / Double(n),
@@ -125,9 +134,19 @@ public final class Trainer {
             if record.isFinished {
                 let all = Tensor(shape: [n, imageSize], data: data.images)
                 model.finishTraining(images: all, generator: &generator)
+                try checkFinite(epoch: epoch, batch: batchIndex)
             }
             try writeCheckpoint(to: checkpointPath)
             progress(.epochFinished(summary, checkpoint: checkpointPath))
+        }
+    }
+
+    /// Throws `TrainingError.diverged` if a parameter or buffer holds a NaN or an infinity.
+    func checkFinite(epoch: Int, batch: Int) throws {
+        for (kind, tensors) in [("parameter", model.namedParameters), ("buffer", model.namedBuffers)] {
+            if let bad = tensors.first(where: { $0.tensor.data.contains { !$0.isFinite } }) {
+                throw TrainingError.diverged(run: runName, epoch: epoch, batch: batch, what: "\(kind) \(bad.name) is not finite")
+            }
         }
     }
 
@@ -139,7 +158,11 @@ public final class Trainer {
             state.append(("adam.v." + name, tensor.shape, optimizer.secondMoments[index]))
         }
         let resume = ResumeState(adamStep: optimizer.step, generator: generator.state)
-        let resumeJSON = String(decoding: try JSONEncoder().encode(resume), as: UTF8.self)
+        // Sorted keys: JSONEncoder's default key order can differ between processes, which made the metadata
+        // (and so the file) of two identical runs differ.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let resumeJSON = String(decoding: try encoder.encode(resume), as: UTF8.self)
         try Checkpoint.write(model: model, training: record, state: state, extraMetadata: ["resume": resumeJSON], to: path)
     }
 

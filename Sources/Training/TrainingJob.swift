@@ -38,6 +38,9 @@ public struct TrainingJob {
         } catch {
             throw FileError.cannotCreate(path: runFolder, reason: error.localizedDescription)
         }
+        // A run killed while writing leaves its temporary files behind; they are never read, only clutter.
+        AtomicFile.removeStaleTemporaries(for: checkpointPath)
+        AtomicFile.removeStaleTemporaries(for: logPath)
         let trainer: Trainer
         if resume, FileManager.default.fileExists(atPath: checkpointPath) {
             let checkpoint = try Checkpoint.read(from: checkpointPath)

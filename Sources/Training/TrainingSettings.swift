@@ -28,6 +28,8 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
 /// Errors that stop a training run, one line each.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case invalidSetting(String)
+    /// The data cannot train this model (wrong image size, no images).
+    case unusableData(String)
     case diverged(run: String, epoch: Int, batch: Int, what: String)
     case checkpointMismatch(path: String, reason: String)
 
@@ -35,6 +37,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .invalidSetting(let message):
             return "invalid training setting: \(message)"
+        case .unusableData(let message):
+            return "cannot train on this data: \(message) (check --data)"
         case let .diverged(run, epoch, batch, what):
             return "training of \(run) diverged at epoch \(epoch), batch \(batch): \(what); the last good checkpoint is kept (try a lower learning rate)"
         case let .checkpointMismatch(path, reason):
