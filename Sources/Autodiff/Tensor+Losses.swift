@@ -19,17 +19,15 @@ extension Tensor {
         let total = slope.withUnsafeMutableBufferPointer { d in
             l.withUnsafeBufferPointer { pl in t.withUnsafeBufferPointer { pt in
                 Parallel.sum(n) { range in
-                    var partial: Float = 0
                     var blockTotal = 0.0
                     for i in range {
                         let v = pl[i], target = pt[i]
                         let e = Foundation.exp(-abs(v))
-                        partial += max(v, 0) - v * target + log1p(e)
+                        blockTotal += Double(max(v, 0) - v * target + log1p(e))
                         let inverse = 1 / (1 + e)
                         d[i] = (v >= 0 ? inverse : e * inverse) - target
-                        if (i & 255) == 255 { blockTotal += Double(partial); partial = 0 }
                     }
-                    return blockTotal + Double(partial)
+                    return blockTotal
                 }
             } }
         }

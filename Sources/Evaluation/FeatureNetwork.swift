@@ -27,7 +27,7 @@ public struct FeatureNetwork {
         self.path = path
         self.layer = layer
         self.metadata = metadata
-        self.sha256 = SHA256.hexDigest(of: try Data(contentsOf: URL(fileURLWithPath: path)))
+        self.sha256 = SHA256.hexDigest(of: try SafeTensorsArchive.readFile(path))
     }
 
     /// Features [count, 128] and softmax probabilities [count, 10] of `images` ([count, 784], pixels in [0, 1]).

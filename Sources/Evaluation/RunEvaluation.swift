@@ -129,7 +129,7 @@ public enum RunEvaluation {
         guard FileManager.default.fileExists(atPath: folder.checkpoint) else {
             throw EvaluationError.missingCheckpoint(folder.checkpoint)
         }
-        let fileBytes = try Data(contentsOf: URL(fileURLWithPath: folder.checkpoint))
+        let fileBytes = try SafeTensorsArchive.readFile(folder.checkpoint)
         let checkpointSHA256 = SHA256.hexDigest(of: fileBytes)
         if !force, let stored = cachedResults(folder, checkpointSHA256: checkpointSHA256, settings: settings) {
             return (stored, true)

@@ -45,15 +45,17 @@ public struct BarPlot {
     /// - Throws: `PlottingError.invalidSize` for sizes outside 200...16384; `PlottingError.cairo` if
     ///   cairo fails.
     public func render(format: PlotFormat, width: Double = 900, height: Double = 600) throws -> [UInt8] {
-        try PlotSize.validate(width: width, height: height)
-        let measure = try CairoCanvas.measuring()
-        let canvas = try CairoCanvas(format: format, width: width, height: height, title: title)
-        draw(on: canvas, measure: measure)
-        let bytes = try canvas.finish()
-        guard format == .svg else { return bytes }
-        return annotateSVG(bytes, title: title,
-                           description: "\(yLabel) per \(xLabel); series: "
-                               + series.map(\.label).joined(separator: ", "))
+        try CairoCanvas.exclusively {
+            try PlotSize.validate(width: width, height: height)
+            let measure = try CairoCanvas.measuring()
+            let canvas = try CairoCanvas(format: format, width: width, height: height, title: title)
+            draw(on: canvas, measure: measure)
+            let bytes = try canvas.finish()
+            guard format == .svg else { return bytes }
+            return annotateSVG(bytes, title: title,
+                               description: "\(yLabel) per \(xLabel); series: "
+                                   + series.map(\.label).joined(separator: ", "))
+        }
     }
 
     /// Renders the plot at 900 x 600 in the format named by `path`'s extension (`.png`, `.svg`, `.pdf`)

@@ -114,6 +114,17 @@ final class CairoCanvas {
         cairo_set_line_join(context, CAIRO_LINE_JOIN_ROUND)
     }
 
+    /// Cairo's toy-font caches are process-wide: text drawn while another thread renders can come out
+    /// differently. Every public entry point that touches cairo runs under this lock (not re-entrant:
+    /// take it only at the public surface).
+    static let renderLock = NSLock()
+
+    static func exclusively<T>(_ body: () throws -> T) rethrows -> T {
+        renderLock.lock()
+        defer { renderLock.unlock() }
+        return try body()
+    }
+
     /// A small canvas used only to measure text.
     static func measuring() throws -> CairoCanvas {
         try CairoCanvas(format: .png, width: 1, height: 1)

@@ -97,12 +97,14 @@ public struct TradeoffPlot {
     /// - Throws: `PlottingError.invalidSize` for sizes outside 200...16384; `PlottingError.cairo` if
     ///   cairo fails.
     public func render(format: PlotFormat, width: Double = 900, height: Double = 600) throws -> [UInt8] {
-        try PlotSize.validate(width: width, height: height)
-        let layout = try makeLayout(width: width, height: height)
-        let canvas = try CairoCanvas(format: format, width: width, height: height, title: title)
-        draw(layout, on: canvas)
-        let bytes = try canvas.finish()
-        return format == .svg ? annotateSVG(bytes, title: title, description: summary) : bytes
+        try CairoCanvas.exclusively {
+            try PlotSize.validate(width: width, height: height)
+            let layout = try makeLayout(width: width, height: height)
+            let canvas = try CairoCanvas(format: format, width: width, height: height, title: title)
+            draw(layout, on: canvas)
+            let bytes = try canvas.finish()
+            return format == .svg ? annotateSVG(bytes, title: title, description: summary) : bytes
+        }
     }
 
     /// Renders the plot at 900 x 600 in the format named by `path`'s extension (`.png`, `.svg`, `.pdf`)
@@ -117,8 +119,10 @@ public struct TradeoffPlot {
     /// The label rectangles as laid out for a `width` x `height` plot, one per drawn point, in point order.
     /// No two frames overlap and no frame covers any marker (unless the points are too crowded to allow it).
     public func labelLayout(width: Double, height: Double) -> [LabelBox] {
-        guard let layout = try? makeLayout(width: width, height: height) else { return [] }
-        return layout.labels.sorted { $0.pointIndex < $1.pointIndex }
+        CairoCanvas.exclusively {
+            guard let layout = try? makeLayout(width: width, height: height) else { return [] }
+            return layout.labels.sorted { $0.pointIndex < $1.pointIndex }
+        }
     }
 
     /// A plain-text list of the points, for the SVG's description.
