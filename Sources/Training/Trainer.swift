@@ -88,6 +88,7 @@ public final class Trainer {
     /// last good checkpoint in place.
     public func run(checkpointPath: String, progress: (TrainingEvent) -> Void = { _ in }) throws {
         BLASRuntime.threadCount = settings.threads
+        MemoryTuning.retainFreedMemory()
         let imageSize = model.configuration.imageSize
         guard data.rows * data.columns == imageSize else {
             throw TrainingError.unusableData("the training images are \(data.rows)x\(data.columns) pixels, model \(runName) needs \(imageSize) pixels per image")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Autodiff
 import Benchmarks
 import Datasets
 import Foundation
@@ -6,6 +7,7 @@ import LinearAlgebra
 import Training
 
 BLASRuntime.selectFastKernels()
+MemoryTuning.retainFreedMemory()
 
 struct VAEBench: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -10,6 +10,7 @@ import Storage
 import Training
 
 BLASRuntime.selectFastKernels()
+MemoryTuning.retainFreedMemory()
 
 struct VAEEval: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Autodiff
 import Datasets
 import Foundation
 import LinearAlgebra
@@ -6,6 +7,7 @@ import Models
 import Training
 
 BLASRuntime.selectFastKernels()
+MemoryTuning.retainFreedMemory()
 
 struct VAETrain: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -44,3 +44,10 @@ import Testing
         #expect(abs(Double(loss1) - reference) <= 1e-6 * reference)
     }
 }
+
+@Test func allocatorTuningTakesEffectOnGlibc() {
+    MemoryTuning.retainFreedMemory()
+    #if canImport(Glibc)
+    #expect(MemoryTuning.isApplied)
+    #endif
+}
