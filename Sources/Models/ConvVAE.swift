@@ -13,7 +13,7 @@ import Layers
 /// Parameter names: `encoder.conv1`, `encoder.conv2`, `encoder.fc_mean`, `encoder.fc_logvar`, `decoder.fc`,
 /// `decoder.deconv1`, `decoder.deconv2` (each `.weight`, `.bias`, PyTorch layouts).
 /// Provenance: Kingma & Welling 2014; the DCGAN-style 4x4 stride-2 layers common to MNIST conv VAEs.
-public final class ConvVAE: GenerativeModel {
+public final class ConvVAE: GaussianVAE {
     public let configuration: ModelConfiguration
     let conv1: Conv2D
     let conv2: Conv2D
@@ -71,46 +71,5 @@ public final class ConvVAE: GenerativeModel {
         let batch = codes.shape[0]
         let h = fc(codes).relu().reshaped([batch, Self.featureChannels, Self.featureSide, Self.featureSide])
         return deconv2(deconv1(h).relu()).reshaped([batch, Self.side * Self.side])
-    }
-
-    public func encode(_ images: Tensor) -> Tensor { posterior(images).mean }
-
-    public func decode(_ codes: Tensor) -> Tensor { decoderLogits(codes).sigmoid() }
-
-    public func loss(_ images: Tensor, generator: inout SeededGenerator) -> LossBreakdown {
-        let (mean, logVariance) = posterior(images)
-        let noise = Tensor(shape: mean.shape, data: generator.normals(mean.count))
-        let z = Tensor.reparameterize(mean: mean, logVariance: logVariance, noise: noise)
-        let reconstruction = Tensor.binaryCrossEntropy(logits: decoderLogits(z), targets: images)
-        let kl = Tensor.klDivergenceFromStandardNormal(mean: mean, logVariance: logVariance)
-        let total = configuration.beta == 1 ? reconstruction + kl : reconstruction + kl.scaled(by: Float(configuration.beta))
-        return LossBreakdown(total: total, reconstruction: Double(reconstruction.scalar), regularizer: Double(kl.scalar))
-    }
-
-    public func sample(count: Int, generator: inout SeededGenerator) -> Tensor {
-        decode(Tensor(shape: [count, configuration.latentSize], data: generator.normals(count * configuration.latentSize)))
-    }
-
-    public func negativeELBO(_ images: Tensor, generator: inout SeededGenerator) -> [Double]? {
-        let (mean, logVariance) = posterior(images)
-        let batch = images.shape[0], z = configuration.latentSize, pixels = configuration.imageSize
-        let noise = Tensor(shape: mean.shape, data: generator.normals(mean.count))
-        let codes = Tensor.reparameterize(mean: mean, logVariance: logVariance, noise: noise)
-        let logits = decoderLogits(codes).data
-        var result = [Double](repeating: 0, count: batch)
-        for b in 0..<batch {
-            var nll = 0.0
-            for p in 0..<pixels {
-                let l = Double(logits[b * pixels + p]), t = Double(images.data[b * pixels + p])
-                nll += max(l, 0) - l * t + log1p(exp(-abs(l)))
-            }
-            var kl = 0.0
-            for j in 0..<z {
-                let m = Double(mean.data[b * z + j]), lv = Double(logVariance.data[b * z + j])
-                kl += -0.5 * (1 + lv - m * m - exp(lv))
-            }
-            result[b] = nll + kl
-        }
-        return result
     }
 }

@@ -51,7 +51,7 @@ public struct ReportJob {
         let test = try evaluation.testSet()
         var entries: [ReportEntry] = []
         var sheets: [String: [(title: String, file: String)]] = [:]
-        var vaes: [(name: String, model: MLPVAE)] = []
+        var vaes: [(name: String, model: any GaussianVAE)] = []
         for folder in folders {
             let (results, reused) = try evaluation.evaluate(folder)
             log("\(folder.name): \(reused ? "cached results" : "evaluated")")
@@ -59,7 +59,7 @@ public struct ReportJob {
             let reference = study?.runs.first { $0.name == results.run }?.referenceMSE
             entries.append(ReportEntry(folder: folder, results: results, training: checkpoint.training, referenceMSE: reference))
             sheets[results.run] = try writeSheets(checkpoint.model, run: results.run, folder: folder, test: test)
-            if let vae = checkpoint.model as? MLPVAE { vaes.append((results.run, vae)) }
+            if let vae = checkpoint.model as? any GaussianVAE { vaes.append((results.run, vae)) }
         }
         var extra: [(title: String, file: String)] = []
         if vaes.count > 0 {
@@ -115,9 +115,9 @@ public struct ReportJob {
         return written
     }
 
-    /// Mean KL(q(z_j|x) || N(0, 1)) per latent dimension j on 2,000 test images, for the MLP VAEs: shows how
+    /// Mean KL(q(z_j|x) || N(0, 1)) per latent dimension j on 2,000 test images, for the Gaussian VAEs: shows how
     /// beta switches dimensions off.
-    func writeKLPerDimension(_ vaes: [(name: String, model: MLPVAE)], test: MNISTSplit) throws {
+    func writeKLPerDimension(_ vaes: [(name: String, model: any GaussianVAE)], test: MNISTSplit) throws {
         let images = test.imageTensor(first: min(2000, test.count))
         let dims = vaes.map { $0.model.configuration.latentSize }.max()!
         var series: [BarPlot.Series] = []
