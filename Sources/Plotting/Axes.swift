@@ -119,7 +119,7 @@ struct Axis {
         let highDecade = Int(log10(upper).rounded(.up))
         let decades = highDecade - lowDecade
         var candidates: [(value: Double, decade: Int)] = []
-        if decades >= 3 {
+        if decades >= 4 {
             let every = max(1, Int((Double(decades) / Double(max(2, targetCount))).rounded(.up)))
             for decade in stride(from: lowDecade, through: highDecade, by: every) {
                 candidates.append((pow(10, Double(decade)), decade))
