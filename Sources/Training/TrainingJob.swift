@@ -26,9 +26,10 @@ public struct TrainingJob {
     public var checkpointPath: String { runFolder + "/checkpoint.safetensors" }
     public var logPath: String { runFolder + "/train-log.jsonl" }
 
-    /// Trains and returns the final record. `report` receives human-readable progress.
+    /// Trains and returns the final record. `progress` receives training events, `notice` one-line remarks
+    /// (e.g. that a resumed run keeps its checkpoint's settings over the ones given).
     @discardableResult
-    public func run(progress: (TrainingEvent) -> Void = { _ in }) throws -> TrainingRecord {
+    public func run(progress: (TrainingEvent) -> Void = { _ in }, notice: (String) -> Void = { _ in }) throws -> TrainingRecord {
         try settings.validate()
         try configuration.validate()
         let train = try MNIST.load(split: .train, from: dataDirectory)
@@ -46,6 +47,13 @@ public struct TrainingJob {
             let checkpoint = try Checkpoint.read(from: checkpointPath)
             guard checkpoint.model.configuration == configuration else {
                 throw TrainingError.checkpointMismatch(path: checkpointPath, reason: "it holds a different model configuration")
+            }
+            let t = checkpoint.training
+            let stored = TrainingSettings(epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate,
+                                          seed: t.seed, threads: t.threads)
+            if stored != settings {
+                notice("resuming \(runName) with its checkpoint's settings (epochs \(t.epochs), batch size \(t.batchSize), "
+                       + "lr \(t.learningRate), seed \(t.seed), threads \(t.threads)), not the ones given")
             }
             trainer = try Trainer(resuming: checkpoint, path: checkpointPath, data: train, dataChecksum: checksum)
         } else {

@@ -47,7 +47,8 @@ struct Train: ParsableCommand {
             dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
             outputRoot: out, resume: resume)
         let reporter = ProgressReporter(runName: model, epochs: epochs)
-        let record = try job.run(progress: reporter.handle)
+        let record = try job.run(progress: reporter.handle,
+                                 notice: { FileHandle.standardError.write(Data(("note: " + $0 + "\n").utf8)) })
         print("\(model): \(record.completedEpochs) epochs in \(String(format: "%.1f", record.wallSeconds)) s -> \(job.checkpointPath)")
     }
 }

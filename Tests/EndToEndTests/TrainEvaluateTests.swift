@@ -59,6 +59,21 @@ import Testing
         #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump"))
     }
 
+    /// --resume continues the stored run with its own settings and says so when the flags differ.
+    @Test func resumeWithOtherFlagsKeepsTheCheckpointSettingsAndSaysSo() throws {
+        let folder = TemporaryFolder()
+        let data = folder.path + "/mnist", out = folder.path + "/out"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try TinyMNIST.write(to: data, trainCount: 64, testCount: 10)
+        let common = ["--model", "vae_std_z20", "--batch-size", "32", "--threads", "1", "--data", data, "--out", out]
+        let first = try Executables.run("vae-train", common + ["--epochs", "1"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let resumed = try Executables.run("vae-train", common + ["--epochs", "1", "--lr", "0.5", "--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("note: resuming vae_std_z20 with its checkpoint's settings"), "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("lr 0.001"))
+    }
+
     @Test func evalRejectsCorruptCheckpoint() throws {
         let folder = TemporaryFolder()
         let run = folder.path + "/runs/broken"
