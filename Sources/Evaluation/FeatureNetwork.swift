@@ -56,7 +56,7 @@ public struct FeatureNetwork {
             return explicit
         }
         var searched: [String] = []
-        if let root = repositoryRoot(containing: currentDirectory) {
+        if let root = ProjectFolder.root(from: currentDirectory) {
             let candidate = root + "/" + repositoryRelativePath
             if FileManager.default.fileExists(atPath: candidate) { return candidate }
             searched.append(candidate)
@@ -70,17 +70,4 @@ public struct FeatureNetwork {
         throw FeatureNetworkError.notFound(searched: searched)
     }
 
-    /// The nearest folder at or above `directory` that holds a Package.swift, if any.
-    public static func repositoryRoot(containing directory: String) -> String? {
-        var folder = URL(fileURLWithPath: directory).standardizedFileURL
-        for _ in 0..<256 {
-            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) {
-                return folder.path
-            }
-            let parent = folder.deletingLastPathComponent().standardizedFileURL
-            if parent.path == folder.path { return nil }
-            folder = parent
-        }
-        return nil
-    }
 }

@@ -151,7 +151,7 @@ struct FID: ParsableCommand {
         let set = try ImageSetFile.load(images)
         let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: 1, generation: nil, force: false), log: logLine)
         let network = try job.featureNetwork()
-        let root = FeatureNetwork.repositoryRoot(containing: features.currentDirectory) ?? features.currentDirectory
+        let root = ProjectFolder.root(from: features.currentDirectory) ?? features.currentDirectory
         let reference = try job.reference(cacheDirectory: features.cacheDir ?? root + "/out/cache")
         let settings = GenerationSettings(samples: set.count, draws: 1, seed: seed, kidSubsets: features.kidSubsets,
                                           kidSubsetSize: features.kidSubsetSize)
