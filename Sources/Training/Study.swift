@@ -51,6 +51,33 @@ public struct Study: Codable, Equatable, Sendable {
         return runs.filter { names.contains($0.name) }
     }
 
+    /// Each of `runs` repeated for training seeds `1...seeds`, named `<run>-s<seed>`; with `seeds == nil`
+    /// the runs are returned unchanged (one run each, with the seed of the study file).
+    public static func seeded(_ runs: [Run], seeds: Int?) -> [Run] {
+        guard let seeds else { return runs }
+        precondition(seeds >= 1, "seeds must be at least 1, got \(seeds)")
+        return runs.flatMap { run in
+            (1...seeds).map { seed in
+                var copy = run
+                copy.name = seededName(run.name, seed: UInt64(seed))
+                copy.training.seed = UInt64(seed)
+                return copy
+            }
+        }
+    }
+
+    /// `<run>-s<seed>`, the folder name of one seed of a run.
+    public static func seededName(_ name: String, seed: UInt64) -> String { "\(name)-s\(seed)" }
+
+    /// Splits `<run>-s<seed>` into the run and its seed; a name without that suffix gives `(name, nil)`.
+    public static func splitSeededName(_ name: String) -> (run: String, seed: UInt64?) {
+        guard let dash = name.range(of: "-s", options: .backwards) else { return (name, nil) }
+        let digits = name[dash.upperBound...]
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let seed = UInt64(digits)
+        else { return (name, nil) }
+        return (String(name[..<dash.lowerBound]), seed)
+    }
+
     private static func describe(_ error: Error) -> String {
         switch error {
         case DecodingError.keyNotFound(let key, let context):

@@ -61,19 +61,25 @@ struct Sweep: ParsableCommand {
     @Option(help: "Comma-separated run names to train (e.g. for one job of a batch array).") var only: String?
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
     @Option(help: "Output root; runs go to OUT/runs/<run>.") var out: String = "out"
+    @Option(help: "Train each run with seeds 1...N, in folders OUT/runs/<run>-s<seed>.") var seeds: Int?
+
+    func validate() throws {
+        if let seeds, seeds < 1 || seeds > 1000 { throw ValidationError("--seeds must be between 1 and 1000, got \(seeds)") }
+    }
 
     func run() throws {
         let path = study ?? Study.defaultPath()
         let loaded = try Study.load(from: path)
         let names = only?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        let runs = try loaded.runs(only: names)
+        let runs = Study.seeded(try loaded.runs(only: names), seeds: seeds)
+        let epochsByName = Dictionary(uniqueKeysWithValues: runs.map { ($0.name, $0.training.epochs) })
         let sweep = StudySweep(
             study: loaded,
             dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
             outputRoot: out)
         try sweep.run(runs, log: { FileHandle.standardError.write(Data(("sweep: " + $0 + "\n").utf8)) },
                       progress: { name in
-                          let reporter = ProgressReporter(runName: name, epochs: loaded.runs.first { $0.name == name }!.training.epochs)
+                          let reporter = ProgressReporter(runName: name, epochs: epochsByName[name]!)
                           return reporter.handle
                       })
     }

@@ -27,6 +27,19 @@ import Testing
         #expect(throws: StudyError.self) { try study.runs(only: ["nope"]) }
     }
 
+    @Test func seedsExpandRunsIntoSeededFolders() throws {
+        let study = try Study.load(from: Self.studyPath)
+        let runs = Study.seeded(try study.runs(only: ["wae", "vae_conv"]), seeds: 3)
+        #expect(runs.map(\.name) == ["vae_conv-s1", "vae_conv-s2", "vae_conv-s3", "wae-s1", "wae-s2", "wae-s3"])
+        #expect(runs.map(\.training.seed) == [1, 2, 3, 1, 2, 3])
+        #expect(runs[4].model == study.runs.first { $0.name == "wae" }!.model)
+        #expect(Study.seeded(study.runs, seeds: nil) == study.runs)
+        #expect(Study.splitSeededName("beta_vae_0.5-s12") == ("beta_vae_0.5", 12))
+        #expect(Study.splitSeededName("vae_std_z20") == ("vae_std_z20", nil))
+        #expect(Study.splitSeededName("odd-s") == ("odd-s", nil))
+        #expect(Study.splitSeededName("odd-sx1") == ("odd-sx1", nil))
+    }
+
     @Test func malformedStudyFilesAreRefused() throws {
         let path = NSTemporaryDirectory() + "study-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: path) }
