@@ -22,6 +22,21 @@ public enum Parallel {
         }
     }
 
+    /// Calls `body(range, worker)` for the fixed blocks [b * block, min(count, (b + 1) * block)) of 0..<count, spread
+    /// over `workers` threads (worker w takes blocks w, w + workers, ...; `worker` indexes per-thread scratch). The
+    /// blocks depend only on `count` and `block`, so work that writes per-block results gives the same values for
+    /// any number of workers. For use inside `BLASRuntime.withSerialCalls`, which supplies `workers`.
+    public static func forEachBlock(_ count: Int, block: Int, workers: Int, _ body: (_ range: Range<Int>, _ worker: Int) -> Void) {
+        precondition(block >= 1 && workers >= 1, "Parallel.forEachBlock: block \(block) and workers \(workers) must be >= 1")
+        let blocks = (count + block - 1) / block
+        let used = min(workers, blocks)
+        func run(_ w: Int) {
+            for b in stride(from: w, to: blocks, by: used) { body((b * block)..<min(count, (b + 1) * block), w) }
+        }
+        if used <= 1 { if blocks > 0 { run(0) }; return }
+        DispatchQueue.concurrentPerform(iterations: used) { run($0) }
+    }
+
     /// Sum of `partial(range)` over fixed blocks of 0..<count, added in block order: the same value for
     /// any thread count.
     public static func sum(_ count: Int, block: Int = 16_384, _ partial: (Range<Int>) -> Double) -> Double {

@@ -1,5 +1,6 @@
 import Autodiff
 import Foundation
+import LinearAlgebra
 
 /// A mixture of `components` Gaussians with full covariances in `dimension` dimensions, fitted by EM in Double:
 ///
@@ -7,7 +8,8 @@ import Foundation
 ///     log N(x | mu, Sigma) = -1/2 (d log 2 pi + log det Sigma + (x - mu)^T Sigma^-1 (x - mu)),
 ///
 /// evaluated through the Cholesky factor Sigma = L L^T (log det Sigma = 2 sum_i log L_ii, and the quadratic form is
-/// |L^-1 (x - mu)|^2 by forward substitution), with the sum over components taken by log-sum-exp.
+/// |L^-1 (x - mu)|^2, for all points at once with BLAS), with the sum over components taken by log-sum-exp.
+/// EM in BLAS (`dgemm`, `dtrsm`, `dsyrk`) fits 60,000 codes of dimension 20 with 10 components in seconds.
 ///
 /// Used as an ex-post density over a trained autoencoder's codes, sampled and decoded instead of the prior.
 ///
@@ -117,7 +119,7 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
         let x = points.map(Double.init)
         let n = x.count / dimension
         let table = componentLogDensities(x, n)
-        return (0..<n).map { i in Self.logSumExp(table, row: i, count: components) }
+        return table.withUnsafeBufferPointer { t in (0..<n).map { Self.logSumExp(t.baseAddress! + $0 * components, count: components) } }
     }
 
     /// Mean over rows of log p(x_i), in nats per point.
@@ -127,29 +129,66 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
         return l.reduce(0, +) / Double(l.count)
     }
 
+    /// Rows per block of the EM kernels: the blocks (not the thread count) fix how work and sums are split.
+    static let blockRows = 2048
+
     /// log pi_k + log N(x_i | mu_k, Sigma_k) as [n, K] (row-major), x [n, d] in Double.
-    func componentLogDensities(_ x: [Double], _ n: Int) -> [Double] {
-        let d = dimension, k = components, dd = d * d
-        var out = [Double](repeating: 0, count: n * k)
-        var y = [Double](repeating: 0, count: d)
+    ///
+    /// With P_k = L_k^-T (upper triangular, from a triangular solve L_k P_k^T = I) and b_k = L_k^-1 mu_k, the
+    /// whitened residual is L_k^-1 (x - mu_k) = P_k^T x - b_k, so one `dgemm` of a block of rows X_b [rows, d] with
+    /// W = [P_1 | ... | P_K] [d, K d] gives every component's residuals at once; the quadratic form is the squared
+    /// norm of each d-wide slice. Blocks of `blockRows` rows run on the worker threads with single-threaded BLAS
+    /// calls (`BLASRuntime.withSerialCalls`), so the values do not depend on the thread count.
+    /// Provenance: sklearn's `_estimate_log_gaussian_prob` (X @ prec_chol - mu @ prec_chol, per component).
+    /// The plain forward-substitution version is kept as the reference in the tests.
+    func componentLogDensities(_ x: [Double], _ n: Int, blockRows: Int = GaussianMixture.blockRows) -> [Double] {
+        precondition(x.count == n * dimension, "componentLogDensities: \(x.count) values for \(n) rows of \(dimension)")
+        precondition(blockRows >= 1, "componentLogDensities: blockRows must be >= 1, got \(blockRows)")
+        let d = dimension, k = components, dd = d * d, width = k * d
+        var w = [Double](repeating: 0, count: d * width)
+        var offsets = [Double](repeating: 0, count: width)
+        var constants = [Double](repeating: 0, count: k)
+        var inverse = [Double](repeating: 0, count: dd)
         for c in 0..<k {
             var logDet = 0.0
             for i in 0..<d { logDet += 2 * Foundation.log(choleskyFactors[c * dd + i * d + i]) }
-            let constant = Foundation.log(weights[c]) - 0.5 * (Double(d) * Foundation.log(2 * Double.pi) + logDet)
-            choleskyFactors.withUnsafeBufferPointer { lAll in
-                let l = lAll.baseAddress! + c * dd
-                x.withUnsafeBufferPointer { xs in
-                    for p in 0..<n {
-                        // Forward substitution: L y = x - mu.
-                        var quadratic = 0.0
-                        for i in 0..<d {
-                            var v = xs[p * d + i] - means[c * d + i]
-                            for j in 0..<i { v -= l[i * d + j] * y[j] }
-                            v /= l[i * d + i]
-                            y[i] = v
-                            quadratic += v * v
+            constants[c] = Foundation.log(weights[c]) - 0.5 * (Double(d) * Foundation.log(2 * Double.pi) + logDet)
+            for i in 0..<dd { inverse[i] = 0 }
+            for i in 0..<d { inverse[i * d + i] = 1 }
+            choleskyFactors.withUnsafeBufferPointer { l in
+                inverse.withUnsafeMutableBufferPointer { v in
+                    BLAS.dtrsm(.left, .lower, .none, m: d, n: d, a: l.baseAddress! + c * dd, lda: d, b: v.baseAddress!, ldb: d)
+                }
+            }
+            for j in 0..<d {
+                var bj = 0.0
+                for i in 0...j { bj += inverse[j * d + i] * means[c * d + i] }
+                offsets[c * d + j] = bj
+                for i in 0..<d { w[i * width + c * d + j] = inverse[j * d + i] }
+            }
+        }
+        var out = [Double](repeating: 0, count: n * k)
+        let block = max(1, min(blockRows, n))
+        BLASRuntime.withSerialCalls { threads in
+            var scratch = [Double](repeating: 0, count: threads * block * width)
+            x.withUnsafeBufferPointer { xs in
+                w.withUnsafeBufferPointer { ws in
+                    scratch.withUnsafeMutableBufferPointer { sc in
+                        out.withUnsafeMutableBufferPointer { o in
+                            Parallel.forEachBlock(n, block: block, workers: threads) { range, worker in
+                                let y = sc.baseAddress! + worker * block * width
+                                BLAS.dgemm(.none, .none, m: range.count, n: width, k: d, a: xs.baseAddress! + range.lowerBound * d,
+                                           lda: d, b: ws.baseAddress!, ldb: width, c: y, ldc: width)
+                                for (row, p) in range.enumerated() {
+                                    for c in 0..<k {
+                                        var quadratic = 0.0
+                                        let residual = y + row * width + c * d
+                                        for j in 0..<d { let t = residual[j] - offsets[c * d + j]; quadratic += t * t }
+                                        o[p * k + c] = constants[c] - 0.5 * quadratic
+                                    }
+                                }
+                            }
                         }
-                        out[p * k + c] = constant - 0.5 * quadratic
                     }
                 }
             }
@@ -157,13 +196,13 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
         return out
     }
 
-    /// log sum_j exp(t[row, j]) over `count` columns, shifted by the maximum.
-    static func logSumExp(_ t: [Double], row: Int, count: Int) -> Double {
+    /// log sum_j exp(row[j]) over `count` entries, shifted by the maximum.
+    static func logSumExp(_ row: UnsafePointer<Double>, count: Int) -> Double {
         var m = -Double.infinity
-        for j in 0..<count { m = max(m, t[row * count + j]) }
+        for j in 0..<count { m = max(m, row[j]) }
         if !m.isFinite { return m }
         var s = 0.0
-        for j in 0..<count { s += Foundation.exp(t[row * count + j] - m) }
+        for j in 0..<count { s += Foundation.exp(row[j] - m) }
         return m + Foundation.log(s)
     }
 
@@ -284,6 +323,26 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
     public static func fit(points: [Float], dimension: Int, components: Int = 10, iterations: Int = 100,
                            tolerance: Double = 1e-6,
                            generator: inout SeededGenerator) -> (GaussianMixture, logLikelihoods: [Double]) {
+        fit(points: points, dimension: dimension, components: components, iterations: iterations, tolerance: tolerance,
+            generator: &generator, kernels: .blas)
+    }
+
+    /// The two kernels of an EM iteration; the tests swap in plain-loop references.
+    struct Kernels {
+        /// `componentLogDensities` of a mixture for x [n, d]: [n, K].
+        var logDensities: (GaussianMixture, _ x: [Double], _ n: Int) -> [Double]
+        /// `mStep(x, n, d, k, responsibilities, fallbackEpsilon)`.
+        var mStep: (_ x: [Double], _ n: Int, _ d: Int, _ k: Int, _ r: [Double], _ fallbackEpsilon: Double) -> GaussianMixture
+
+        static var blas: Kernels {
+            Kernels(logDensities: { $0.componentLogDensities($1, $2) },
+                    mStep: { GaussianMixture.mStep($0, n: $1, d: $2, k: $3, responsibilities: $4, fallbackEpsilon: $5) })
+        }
+    }
+
+    /// `fit` with the given E- and M-step kernels.
+    static func fit(points: [Float], dimension: Int, components: Int, iterations: Int, tolerance: Double,
+                    generator: inout SeededGenerator, kernels: Kernels) -> (GaussianMixture, logLikelihoods: [Double]) {
         precondition(dimension >= 1, "GaussianMixture.fit: dimension must be >= 1, got \(dimension)")
         precondition(points.count % dimension == 0,
                      "GaussianMixture.fit: \(points.count) values are not rows of dimension \(dimension)")
@@ -293,7 +352,17 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
         precondition(iterations >= 0, "GaussianMixture.fit: iterations must be >= 0, got \(iterations)")
         precondition(tolerance >= 0, "GaussianMixture.fit: tolerance must be >= 0, got \(tolerance)")
         precondition(points.allSatisfy(\.isFinite), "GaussianMixture.fit: non-finite input value")
-        let d = dimension, k = components
+        // One serial-BLAS scope for the whole fit (the kernels' own scopes nest in it), so the thread count is not
+        // switched back and forth every iteration.
+        return BLASRuntime.withSerialCalls { threads in
+            em(points: points, n: n, d: dimension, k: components, iterations: iterations, tolerance: tolerance,
+               threads: threads, generator: &generator, kernels: kernels)
+        }
+    }
+
+    /// The body of `fit`, with `threads` workers for the E-step's log-sum-exp over fixed blocks of rows.
+    private static func em(points: [Float], n: Int, d: Int, k: Int, iterations: Int, tolerance: Double, threads: Int,
+                           generator: inout SeededGenerator, kernels: Kernels) -> (GaussianMixture, logLikelihoods: [Double]) {
         let x = points.map(Double.init)
 
         // Fallback regulariser for collapsed components, from the data's average variance.
@@ -317,19 +386,30 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
             }
             responsibilities[p * k + best] = 1
         }
-        var mixture = mStep(x, n: n, d: d, k: k, responsibilities: responsibilities, fallbackEpsilon: fallbackEpsilon)
+        var mixture = kernels.mStep(x, n, d, k, responsibilities, fallbackEpsilon)
         var logLikelihoods: [Double] = []
         var step = 0
         while true {
             // E-step.
-            let table = mixture.componentLogDensities(x, n)
-            var total = 0.0
-            for p in 0..<n {
-                let lse = logSumExp(table, row: p, count: k)
-                total += lse
-                for c in 0..<k { responsibilities[p * k + c] = Foundation.exp(table[p * k + c] - lse) }
+            let table = kernels.logDensities(mixture, x, n)
+            var blockTotals = [Double](repeating: 0, count: (n + blockRows - 1) / blockRows)
+            table.withUnsafeBufferPointer { t in
+                responsibilities.withUnsafeMutableBufferPointer { r in
+                    blockTotals.withUnsafeMutableBufferPointer { totals in
+                        Parallel.forEachBlock(n, block: blockRows, workers: threads) { range, _ in
+                            var total = 0.0
+                            for p in range {
+                                let row = t.baseAddress! + p * k
+                                let lse = logSumExp(row, count: k)
+                                total += lse
+                                for c in 0..<k { r[p * k + c] = Foundation.exp(row[c] - lse) }
+                            }
+                            totals[range.lowerBound / blockRows] = total
+                        }
+                    }
+                }
             }
-            let mean = total / Double(n)
+            let mean = blockTotals.reduce(0, +) / Double(n)
             precondition(mean.isFinite, "GaussianMixture.fit: log-likelihood became \(mean) at iteration \(step)")
             if let previous = logLikelihoods.last, abs(mean - previous) < tolerance {
                 logLikelihoods.append(mean)
@@ -337,35 +417,72 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
             }
             logLikelihoods.append(mean)
             if step == iterations { break }
-            mixture = mStep(x, n: n, d: d, k: k, responsibilities: responsibilities, fallbackEpsilon: fallbackEpsilon)
+            mixture = kernels.mStep(x, n, d, k, responsibilities, fallbackEpsilon)
             step += 1
         }
         return (mixture, logLikelihoods)
     }
 
     /// The M-step for responsibilities [n, K], with the regularisation documented on `fit`.
+    ///
+    /// Per block of `blockRows` rows (on the worker threads, single-threaded BLAS): the counts, R_b^T X_b [K, d] by
+    /// `dgemm`, and then, with the means, each component's scatter A^T A by `dsyrk` over the weighted centred rows
+    /// a_i = sqrt(r_ik) (x_i - mu_k). The per-block sums are added in block order, so the result does not depend on
+    /// the thread count. The plain-loop version is kept as the reference in the tests.
     static func mStep(_ x: [Double], n: Int, d: Int, k: Int, responsibilities r: [Double],
-                      fallbackEpsilon: Double) -> GaussianMixture {
-        let floor = 10 * Double.ulpOfOne
-        var counts = [Double](repeating: floor, count: k)
-        for p in 0..<n { for c in 0..<k { counts[c] += r[p * k + c] } }
+                      fallbackEpsilon: Double, blockRows: Int = GaussianMixture.blockRows) -> GaussianMixture {
+        precondition(blockRows >= 1, "mStep: blockRows must be >= 1, got \(blockRows)")
+        let dd = d * d, block = max(1, min(blockRows, n)), blocks = (n + block - 1) / block
+        // Per block: K counts then K * d weighted sums; then K * dd scatter (lower triangles).
+        let firstWidth = k + k * d
+        var first = [Double](repeating: 0, count: blocks * firstWidth)
+        var scatter = [Double](repeating: 0, count: blocks * k * dd)
+        var counts = [Double](repeating: 10 * Double.ulpOfOne, count: k)
+        var means = [Double](repeating: 0, count: k * d)
+        BLASRuntime.withSerialCalls { threads in
+            var weighted = [Double](repeating: 0, count: threads * block * d)
+            r.withUnsafeBufferPointer { rs in
+                x.withUnsafeBufferPointer { xs in
+                    first.withUnsafeMutableBufferPointer { f in
+                        Parallel.forEachBlock(n, block: block, workers: threads) { range, _ in
+                            let partial = f.baseAddress! + (range.lowerBound / block) * firstWidth
+                            for p in range { for c in 0..<k { partial[c] += rs[p * k + c] } }
+                            BLAS.dgemm(.transposed, .none, m: k, n: d, k: range.count, a: rs.baseAddress! + range.lowerBound * k,
+                                       lda: k, b: xs.baseAddress! + range.lowerBound * d, ldb: d, c: partial + k, ldc: d)
+                        }
+                    }
+                    for b in 0..<blocks {
+                        for c in 0..<k { counts[c] += first[b * firstWidth + c] }
+                        for i in 0..<(k * d) { means[i] += first[b * firstWidth + k + i] }
+                    }
+                    for c in 0..<k { for i in 0..<d { means[c * d + i] /= counts[c] } }
+                    weighted.withUnsafeMutableBufferPointer { a in
+                        scatter.withUnsafeMutableBufferPointer { s in
+                            means.withUnsafeBufferPointer { mu in
+                                Parallel.forEachBlock(n, block: block, workers: threads) { range, worker in
+                                    let rows = a.baseAddress! + worker * block * d
+                                    for c in 0..<k {
+                                        for (row, p) in range.enumerated() {
+                                            let scale = rs[p * k + c].squareRoot()
+                                            for i in 0..<d { rows[row * d + i] = scale * (xs[p * d + i] - mu[c * d + i]) }
+                                        }
+                                        let target = s.baseAddress! + ((range.lowerBound / block) * k + c) * dd
+                                        BLAS.dsyrk(.lower, .transposed, n: d, k: range.count, a: rows, lda: d, c: target, ldc: d)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         let totalCount = counts.reduce(0, +)
         let weights = counts.map { $0 / totalCount }
-        var means = [Double](repeating: 0, count: k * d)
-        for p in 0..<n { for c in 0..<k where r[p * k + c] != 0 { for i in 0..<d { means[c * d + i] += r[p * k + c] * x[p * d + i] } } }
-        for c in 0..<k { for i in 0..<d { means[c * d + i] /= counts[c] } }
-        let dd = d * d
         var covariances = [Double](repeating: 0, count: k * dd)
-        var diff = [Double](repeating: 0, count: d)
         for c in 0..<k {
-            for p in 0..<n {
-                let w = r[p * k + c]
-                if w == 0 { continue }
-                for i in 0..<d { diff[i] = x[p * d + i] - means[c * d + i] }
-                for i in 0..<d {
-                    let wi = w * diff[i]
-                    for j in 0...i { covariances[c * dd + i * d + j] += wi * diff[j] }
-                }
+            for b in 0..<blocks {
+                let partial = (b * k + c) * dd
+                for i in 0..<d { for j in 0...i { covariances[c * dd + i * d + j] += scatter[partial + i * d + j] } }
             }
             var trace = 0.0
             for i in 0..<d {
@@ -373,9 +490,10 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
                 trace += covariances[c * dd + i * d + i]
             }
             let epsilon = trace > 0 ? 1e-6 * trace / Double(d) : fallbackEpsilon
-            for i in 0..<d {
-                covariances[c * dd + i * d + i] += epsilon
-                for j in 0..<i { covariances[c * dd + j * d + i] = covariances[c * dd + i * d + j] }
+            covariances.withUnsafeMutableBufferPointer { sigma in
+                let base = sigma.baseAddress! + c * dd
+                for i in 0..<d { base[i * d + i] += epsilon }
+                BLAS.symmetrize(base, n: d, from: .lower)
             }
         }
         return GaussianMixture(dimension: d, weights: weights, means: means, covariances: covariances)

@@ -6,6 +6,15 @@ public enum Triangle: Sendable {
     var cblas: CBLAS_UPLO { self == .upper ? CblasUpper : CblasLower }
 }
 
+/// On which side of the unknown matrix a triangular factor stands in `dtrsm`.
+public enum Side: Sendable {
+    /// op(A) X = alpha B.
+    case left
+    /// X op(A) = alpha B.
+    case right
+    var cblas: CBLAS_SIDE { self == .left ? CblasLeft : CblasRight }
+}
+
 extension BLAS {
     /// Double-precision C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C[m, n], all row-major
     /// (OpenBLAS `cblas_dgemm`).
@@ -38,6 +47,23 @@ extension BLAS {
         if n == 0 { return }
         cblas_dsyrk(CblasRowMajor, triangle.cblas, trans.cblas, Int32(n), Int32(k),
                     alpha, a, Int32(lda), beta, c, Int32(ldc))
+    }
+
+    /// Double-precision triangular solve, row-major (OpenBLAS `cblas_dtrsm`): overwrites B[m, n] with the X that
+    /// solves op(A) X = alpha B (`side` .left, A [m, m]) or X op(A) = alpha B (`side` .right, A [n, n]), where A is
+    /// triangular (only its `triangle` is read) and op(A) is A or A^T. With a unit diagonal the diagonal of A is
+    /// not read and taken as 1.
+    ///
+    /// Example: with L lower triangular [d, d] and B = I, `dtrsm(.left, .lower, .none, ...)` gives L^-1; with the
+    /// rows of B [m, d] being vectors v, `dtrsm(.right, .lower, .transposed, ...)` replaces each row by L^-1 v.
+    public static func dtrsm(
+        _ side: Side, _ triangle: Triangle, _ transA: Transpose, unitDiagonal: Bool = false, m: Int, n: Int,
+        alpha: Double = 1, a: UnsafePointer<Double>, lda: Int, b: UnsafeMutablePointer<Double>, ldb: Int
+    ) {
+        precondition(m >= 0 && n >= 0, "dtrsm: negative size m=\(m) n=\(n)")
+        if m == 0 || n == 0 { return }
+        cblas_dtrsm(CblasRowMajor, side.cblas, triangle.cblas, transA.cblas, unitDiagonal ? CblasUnit : CblasNonUnit,
+                    Int32(m), Int32(n), alpha, a, Int32(lda), b, Int32(ldb))
     }
 
     /// Copies the `triangle` of the row-major [n, n] matrix `c` onto the other triangle, so that a

@@ -1,17 +1,56 @@
 import COpenBLAS
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Process-wide OpenBLAS settings: thread count and kernel selection.
 public enum BLASRuntime {
-    /// The number of threads OpenBLAS uses for one call.
+    /// The number of threads OpenBLAS uses for one call, and our own parallel loops use (`Parallel`). Inside a
+    /// `withSerialCalls` scope OpenBLAS runs single-threaded, but this stays the program's thread count: reading
+    /// it gives the count the scope will restore, and setting it changes that count.
     public static var threadCount: Int {
-        get { Int(openblas_get_num_threads()) }
+        get { serialScope.withLock { $0.depth > 0 ? $0.threads : liveThreadCount } }
         set {
             precondition(newValue >= 1, "BLAS thread count must be >= 1, got \(newValue)")
-            openblas_set_num_threads(Int32(newValue))
+            serialScope.withLock { state in
+                if state.depth > 0 { state.threads = newValue } else { openblas_set_num_threads(Int32(newValue)) }
+            }
         }
+    }
+
+    /// The thread count OpenBLAS itself is set to (1 inside a `withSerialCalls` scope).
+    static var liveThreadCount: Int { Int(openblas_get_num_threads()) }
+
+    /// Nesting depth of `withSerialCalls` scopes and the thread count they will restore.
+    private static let serialScope = Mutex<(depth: Int, threads: Int)>((0, 0))
+
+    /// Runs `body` with OpenBLAS limited to one thread per call (each call computes on its calling thread) and
+    /// passes it the program's thread count, for the caller's own parallel loop; restores OpenBLAS's count
+    /// afterwards. Nested and concurrent scopes are counted: the first one in sets 1, the last one out restores
+    /// (`threadCount` set meanwhile is what it restores).
+    ///
+    /// Why: OpenBLAS's threading partitions a product by the thread count, and the partition changes the rounding
+    /// of some entries (e.g. `dgemm` with n = 200 split into two column ranges of 100 computes columns 96...99 with
+    /// its edge kernel), so a threaded call gives different bits with 1 and 2 threads. Single-threaded calls on
+    /// blocks fixed by the data, spread over the caller's own workers, give the same bits on any thread count.
+    /// Concurrent single-threaded calls are safe in OpenBLAS's pthreads build (its buffer allocation is locked).
+    public static func withSerialCalls<T>(_ body: (_ threads: Int) throws -> T) rethrows -> T {
+        let threads = serialScope.withLock { state -> Int in
+            if state.depth == 0 {
+                state.threads = liveThreadCount
+                if state.threads > 1 { openblas_set_num_threads(1) }
+            }
+            state.depth += 1
+            return state.threads
+        }
+        defer {
+            serialScope.withLock { state in
+                state.depth -= 1
+                if state.depth == 0 && state.threads > 1 { openblas_set_num_threads(Int32(state.threads)) }
+            }
+        }
+        return try body(threads)
     }
 
     /// The name of the kernel family OpenBLAS picked at load time (e.g. "Haswell", "SkylakeX").

@@ -1,5 +1,5 @@
 import Foundation
-import LinearAlgebra
+@testable import LinearAlgebra
 import Testing
 @testable import Autodiff
 
@@ -16,6 +16,41 @@ import Testing
         BLASRuntime.threadCount = 2
         #expect(one == two)
         #expect(abs(one - values.reduce(0, +)) < 1e-6)
+    }
+
+    @Test(arguments: [1, 2, 3, 8])
+    func forEachBlockVisitsFixedBlocksOnce(workers: Int) {
+        let count = 1000, block = 96
+        var seen = [Int](repeating: 0, count: count)
+        var workerOfBlock = [Int](repeating: -1, count: (count + block - 1) / block)
+        seen.withUnsafeMutableBufferPointer { s in
+            workerOfBlock.withUnsafeMutableBufferPointer { w in
+                Parallel.forEachBlock(count, block: block, workers: workers) { range, worker in
+                    #expect(range.lowerBound % block == 0 && (range.count == block || range.upperBound == count))
+                    w[range.lowerBound / block] = worker
+                    for i in range { s[i] += 1 }
+                }
+            }
+        }
+        #expect(seen.allSatisfy { $0 == 1 })
+        #expect(workerOfBlock.allSatisfy { (0..<min(workers, 11)).contains($0) })
+        Parallel.forEachBlock(0, block: block, workers: workers) { _, _ in Issue.record("no blocks expected") }
+    }
+
+    /// Inside a scope OpenBLAS runs single-threaded while the program's count stays visible; setting the count
+    /// inside a scope is what the scope restores. (Another suite's scope may be open meanwhile: only the counted
+    /// behaviour is asserted, which holds either way.)
+    @Test func serialBLASScopesNestAndRestore() {
+        BLASRuntime.threadCount = 2
+        BLASRuntime.withSerialCalls { outer in
+            #expect(outer == 2 && BLASRuntime.threadCount == 2 && BLASRuntime.liveThreadCount == 1)
+            BLASRuntime.withSerialCalls { inner in #expect(inner == 2 && BLASRuntime.liveThreadCount == 1) }
+            #expect(BLASRuntime.liveThreadCount == 1)
+            BLASRuntime.threadCount = 3
+            #expect(BLASRuntime.threadCount == 3 && BLASRuntime.liveThreadCount == 1)
+        }
+        #expect(BLASRuntime.threadCount == 3)
+        BLASRuntime.threadCount = 2
     }
 
     @Test func largeBinaryCrossEntropyMatchesReferenceOnAnyThreadCount() {

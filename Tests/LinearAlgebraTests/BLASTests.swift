@@ -22,6 +22,39 @@ import Testing
         for i in 0..<(m * n) { #expect(abs(c[i] - expected[i]) < 1e-4, "C[\(i)] \(c[i]) vs \(expected[i])") }
     }
 
+    /// dtrsm against naive substitution: op(A) X = alpha B (left) or X op(A) = alpha B (right), checked by
+    /// multiplying the solution back with naive loops, for both triangles, both transposes and both sides.
+    @Test(arguments: [Side.left, .right], [Triangle.lower, .upper])
+    func dtrsmSolvesTriangularSystems(side: Side, triangle: Triangle) {
+        for trans in [Transpose.none, .transposed] {
+            for unit in [false, true] {
+                let m = 6, n = 4
+                let size = side == .left ? m : n
+                // A triangular with a well-conditioned diagonal; the other triangle holds garbage that must not be read.
+                var a = [Double](repeating: 0, count: size * size)
+                for i in 0..<size { for j in 0..<size {
+                    let inside = triangle == .lower ? j <= i : j >= i
+                    a[i * size + j] = inside ? (i == j ? 2 + Double(i) * 0.25 : Double((i * 7 + j * 3) % 5) / 4 - 0.5) : 1e6
+                } }
+                let b = (0..<(m * n)).map { Double(($0 * 13) % 17) / 8 - 1 }
+                var x = b
+                BLAS.dtrsm(side, triangle, trans, unitDiagonal: unit, m: m, n: n, alpha: 0.5, a: a, lda: size, b: &x, ldb: n)
+                // op(A)[i, j] as the routine sees it.
+                func opA(_ i: Int, _ j: Int) -> Double {
+                    let (r, c) = trans == .none ? (i, j) : (j, i)
+                    if r == c { return unit ? 1 : a[r * size + c] }
+                    return (triangle == .lower ? c < r : c > r) ? a[r * size + c] : 0
+                }
+                for i in 0..<m { for j in 0..<n {
+                    var v = 0.0
+                    if side == .left { for p in 0..<m { v += opA(i, p) * x[p * n + j] } }
+                    else { for p in 0..<n { v += x[i * n + p] * opA(p, j) } }
+                    #expect(abs(v - 0.5 * b[i * n + j]) < 1e-12, "\(side) \(triangle) \(trans) unit \(unit) (\(i), \(j)): \(v)")
+                } }
+            }
+        }
+    }
+
     @Test func symmetricEigenReconstructs() throws {
         let n = 4
         var s = [Double](repeating: 0, count: n * n)

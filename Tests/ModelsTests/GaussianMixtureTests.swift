@@ -1,12 +1,14 @@
 import Autodiff
-import Evaluation
+@testable import Evaluation
 import Foundation
+import LinearAlgebra
 import Models
 import Testing
 
 /// The ex-post Gaussian mixture: EM recovering a known two-cluster set, monotone log-likelihood, k-means++ seeding,
-/// sampling moments, Codable, and the sampler on a real (untrained) MLP VAE.
-@Suite struct GaussianMixtureTests {
+/// sampling moments, Codable, the BLAS kernels against the plain-loop reference, and the sampler on a real
+/// (untrained) MLP VAE. Serialized: one test changes the BLAS thread count.
+@Suite(.serialized) struct GaussianMixtureTests {
     /// 2-D draws from weights [0.3, 0.7], means (-5, 0) and (5, 3), covariances [[1, .5], [.5, 1]] and
     /// [[2, -.3], [-.3, .5]], generated through their Cholesky factors.
     static let trueWeights = [0.3, 0.7]
@@ -40,6 +42,101 @@ import Testing
             }
         }
         return (mean, cov.map { $0 / Double(n) })
+    }
+
+    /// `count` points in `dimension` dimensions from `clusters` Gaussians with random centres (spread 3) and random
+    /// full covariances (x = c + A z, A with entries in [-0.5, 0.5]), like encoder means of a trained model.
+    static func clustered(count: Int, dimension d: Int, clusters: Int, seed: UInt64) -> [Float] {
+        var g = SeededGenerator(seed: seed)
+        let centres = (0..<clusters).map { _ in g.normals(d).map { 3 * $0 } }
+        let factors = (0..<clusters).map { _ in (0..<(d * d)).map { _ in g.nextUniform(in: -0.5, 0.5) } }
+        var out = [Float](repeating: 0, count: count * d)
+        for p in 0..<count {
+            let c = Int(g.boundedDraw(UInt64(clusters)))
+            let z = g.normals(d)
+            for i in 0..<d {
+                var v = centres[c][i]
+                for j in 0..<d { v += factors[c][i * d + j] * z[j] }
+                out[p * d + i] = v
+            }
+        }
+        return out
+    }
+
+    /// |a - b| <= tolerance * max(1, |b|), elementwise; returns the first offending index.
+    static func firstMismatch(_ a: [Double], _ b: [Double], relative tolerance: Double) -> Int? {
+        precondition(a.count == b.count)
+        return a.indices.first { abs(a[$0] - b[$0]) > tolerance * max(1, abs(b[$0])) }
+    }
+
+    @Test func blasLogDensitiesMatchPlainLoops() {
+        let d = 20, n = 1500
+        let points = Self.clustered(count: n, dimension: d, clusters: 10, seed: 31)
+        var g = SeededGenerator(seed: 4)
+        let (mixture, _) = NaiveGaussianMixture.fit(points: points, dimension: d, components: 10, iterations: 5,
+                                                    tolerance: 0, generator: &g)
+        // Points near and far from the components, in blocks that do not divide n.
+        let probe = points + Self.clustered(count: 200, dimension: d, clusters: 3, seed: 99).map { $0 * 4 }
+        let x = probe.map(Double.init), rows = probe.count / d
+        let reference = NaiveGaussianMixture.componentLogDensities(mixture, x, rows)
+        for block in [4096, 333, 1] {
+            let fast = mixture.componentLogDensities(x, rows, blockRows: block)
+            let bad = Self.firstMismatch(fast, reference, relative: 1e-11)
+            #expect(bad == nil, "block \(block), entry \(bad ?? -1): \(bad.map { fast[$0] } ?? 0) vs \(bad.map { reference[$0] } ?? 0)")
+        }
+    }
+
+    @Test func blasMStepMatchesPlainLoops() {
+        let d = 20, n = 2000, k = 10
+        let x = Self.clustered(count: n, dimension: d, clusters: 6, seed: 8).map(Double.init)
+        var g = SeededGenerator(seed: 12)
+        // Random responsibilities, some exactly zero, rows summing to 1; one component gets nothing at all.
+        var r = [Double](repeating: 0, count: n * k)
+        for p in 0..<n {
+            var total = 0.0
+            for c in 0..<(k - 1) { let u = Double(g.nextUniform()); r[p * k + c] = u < 0.3 ? 0 : u; total += r[p * k + c] }
+            if total == 0 { r[p * k] = 1; total = 1 }
+            for c in 0..<k { r[p * k + c] /= total }
+        }
+        let fast = GaussianMixture.mStep(x, n: n, d: d, k: k, responsibilities: r, fallbackEpsilon: 1e-6)
+        let reference = NaiveGaussianMixture.mStep(x, n, d, k, r, 1e-6)
+        #expect(Self.firstMismatch(fast.weights, reference.weights, relative: 1e-12) == nil)
+        #expect(Self.firstMismatch(fast.means, reference.means, relative: 1e-12) == nil)
+        let bad = Self.firstMismatch(fast.covariances, reference.covariances, relative: 1e-12)
+        #expect(bad == nil, "covariance entry \(bad ?? -1)")
+        #expect(fast.weights[k - 1] < 1e-12)
+    }
+
+    @Test(arguments: [(components: 10, dimension: 20), (components: 3, dimension: 2)])
+    func blasFitMatchesPlainLoops(components: Int, dimension: Int) {
+        // More rows than one block, so the blocked sums are exercised.
+        let points = Self.clustered(count: 2500, dimension: dimension, clusters: 7, seed: UInt64(components))
+        var g1 = SeededGenerator(seed: 21), g2 = SeededGenerator(seed: 21)
+        let (fast, fastLL) = GaussianMixture.fit(points: points, dimension: dimension, components: components,
+                                                 iterations: 25, tolerance: 0, generator: &g1)
+        let (reference, referenceLL) = NaiveGaussianMixture.fit(points: points, dimension: dimension, components: components,
+                                                                iterations: 25, tolerance: 0, generator: &g2)
+        #expect(fastLL.count == 26 && referenceLL.count == 26)
+        #expect(Self.firstMismatch(fastLL, referenceLL, relative: 1e-9) == nil, "\(fastLL) vs \(referenceLL)")
+        #expect(Self.firstMismatch(fast.weights, reference.weights, relative: 1e-9) == nil)
+        #expect(Self.firstMismatch(fast.means, reference.means, relative: 1e-9) == nil)
+        #expect(Self.firstMismatch(fast.covariances, reference.covariances, relative: 1e-9) == nil)
+        // Both consumed the generator identically (k-means++ only).
+        #expect(g1.next() == g2.next())
+    }
+
+    /// Bit-identical with 1 and 2 threads (a threaded OpenBLAS call would not be: see `BLASRuntime.withSerialCalls`).
+    @Test func fitIsIndependentOfThreadCount() {
+        let points = Self.clustered(count: 9000, dimension: 20, clusters: 10, seed: 5)
+        func run(_ threads: Int) -> (GaussianMixture, [Double]) {
+            BLASRuntime.threadCount = threads
+            var g = SeededGenerator(seed: 3)
+            return GaussianMixture.fit(points: points, dimension: 20, components: 10, iterations: 6, tolerance: 0, generator: &g)
+        }
+        let one = run(1), two = run(2)
+        BLASRuntime.threadCount = 2
+        #expect(one.1 == two.1)
+        #expect(one.0 == two.0)
     }
 
     @Test func emRecoversTwoClusters() {
