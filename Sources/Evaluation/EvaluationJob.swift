@@ -15,12 +15,17 @@ public final class EvaluationJob {
         /// FID, KID and precision/recall settings; nil skips them.
         public var generation: GenerationSettings?
         public var force = false
+        /// The samplers whose samples get the generation metrics (the prior by default).
+        public var samplers: SamplerRequest = .only([.prior])
+        /// How the gmm sampler is fitted; its seed is `seed`.
+        public var mixtureFit: MixtureFitSettings { MixtureFitSettings(seed: seed) }
 
         public init(dataDirectory: String, featureNetworkPath: String? = nil, cacheDirectory: String? = nil,
-                    seed: UInt64 = 0, scale: Int = 1, generation: GenerationSettings?, force: Bool = false) {
+                    seed: UInt64 = 0, scale: Int = 1, generation: GenerationSettings?, force: Bool = false,
+                    samplers: SamplerRequest = .only([.prior])) {
             self.dataDirectory = dataDirectory; self.featureNetworkPath = featureNetworkPath
             self.cacheDirectory = cacheDirectory; self.seed = seed; self.scale = scale
-            self.generation = generation; self.force = force
+            self.generation = generation; self.force = force; self.samplers = samplers
         }
     }
 
@@ -28,6 +33,7 @@ public final class EvaluationJob {
     let currentDirectory: String
     let log: (String) -> Void
     private var test: MNISTSplit?
+    private var training: MNISTSplit?
     private var dataChecksum: String?
     private var network: FeatureNetwork?
     private var references: [String: ReferenceFeatures] = [:]
@@ -43,6 +49,14 @@ public final class EvaluationJob {
         if let test { return test }
         let loaded = try MNIST.load(split: .test, from: options.dataDirectory)
         test = loaded
+        return loaded
+    }
+
+    /// The training split (what the gmm sampler is fitted to), loaded on first use.
+    public func trainingSet() throws -> MNISTSplit {
+        if let training { return training }
+        let loaded = try MNIST.load(split: .train, from: options.dataDirectory)
+        training = loaded
         return loaded
     }
 
@@ -81,7 +95,8 @@ public final class EvaluationJob {
         let settings = EvaluationSettings(seed: options.seed, gridSize: 8, scale: options.scale, dataChecksum: try checksum(),
                                           generation: options.generation, featureNetworkSHA256: network?.sha256)
         let cacheDirectory = options.cacheDirectory ?? RunEvaluation.defaultCacheDirectory(for: folder)
-        return try RunEvaluation.evaluate(folder, testSet: testSet, settings: settings, featureNetwork: network,
+        return try RunEvaluation.evaluate(folder, testSet: testSet, settings: settings, samplers: options.samplers,
+                                          mixtureFit: options.mixtureFit, trainingSet: trainingSet, featureNetwork: network,
                                           reference: network == nil ? nil : { try self.reference(cacheDirectory: cacheDirectory) },
                                           force: options.force, log: log)
     }

@@ -138,24 +138,38 @@ public enum GenerationEvaluation {
                                      classes: ClassStatistics(outputs)))
     }
 
-    /// `count` samples of `model`, `batchSize` at a time, as one row-major [count, imageSize] array.
+    /// `count` samples of `model` from its prior, `batchSize` at a time, as one row-major [count, imageSize] array.
     public static func samples(of model: any GenerativeModel, count: Int, generator: inout SeededGenerator,
                                batchSize: Int = 500) -> [Float] {
+        samples(count: count, generator: &generator, batchSize: batchSize) { model.sample(count: $0, generator: &$1) }
+    }
+
+    /// `count` images from `draw(size, &generator)`, called for `batchSize` at a time, as one row-major array.
+    static func samples(count: Int, generator: inout SeededGenerator, batchSize: Int = 500,
+                        draw: (Int, inout SeededGenerator) -> Tensor) -> [Float] {
         var values: [Float] = []
-        values.reserveCapacity(count * model.configuration.imageSize)
         var done = 0
         while done < count {
             let size = min(batchSize, count - done)
-            values += model.sample(count: size, generator: &generator).data
+            values += draw(size, &generator).data
             done += size
         }
         return values
     }
 
-    /// FID over `settings.draws` independent draws of `settings.samples` samples, and KID, precision/recall
+    /// FID over `settings.draws` independent draws of `settings.samples` prior samples, and KID, precision/recall
     /// and class statistics of the first draw. `log` receives one line per draw.
     public static func evaluate(_ model: any GenerativeModel, network: FeatureNetwork, reference: ReferenceFeatures,
                                 settings: GenerationSettings, log: (String) -> Void = { _ in }) throws -> GenerationMetrics {
+        try evaluate(model, sampler: PreparedSampler(kind: .prior, fitSeconds: 0) { model.sample(count: $0, generator: &$1) },
+                     network: network, reference: reference, settings: settings, log: log)
+    }
+
+    /// As `evaluate(_:network:reference:settings:log:)`, with the images drawn by `sampler` (draw i uses the i-th
+    /// generator split off `SeededGenerator(settings.seed)`, whatever the sampler).
+    public static func evaluate(_ model: any GenerativeModel, sampler: PreparedSampler, network: FeatureNetwork,
+                                reference: ReferenceFeatures, settings: GenerationSettings,
+                                log: (String) -> Void = { _ in }) throws -> GenerationMetrics {
         try settings.validate()
         guard model.configuration.imageSize == LeNet.imageSide * LeNet.imageSide else {
             throw EvaluationError.invalidSetting("FID needs 28x28 samples, the model makes \(model.configuration.imageSize) pixels")
@@ -166,7 +180,7 @@ public enum GenerationEvaluation {
         var first: ImageSetMetrics?
         for draw in 0..<settings.draws {
             var generator = root.split()
-            let images = samples(of: model, count: settings.samples, generator: &generator)
+            let images = samples(count: settings.samples, generator: &generator, draw: sampler.draw)
             let outputs = network.measure(images, count: settings.samples)
             let (fid, metrics) = try compare(outputs: outputs, network: network, reference: reference,
                                              settings: settings, withSetMetrics: draw == 0)

@@ -19,10 +19,29 @@ public struct EvaluationResults: Codable, Equatable, Sendable {
     /// Everything besides the checkpoint that the figures depend on; with `checkpointSHA256` the key of
     /// the evaluation cache. Nil in results written before it existed (never reused).
     public var settings: EvaluationSettings?
-    /// FID (mean +- std over draws), KID, precision/recall and class statistics of samples; nil when skipped.
+    /// FID (mean +- std over draws), KID, precision/recall and class statistics of samples from the model's prior
+    /// (the same as `samplers["prior"]?.generation`); nil when skipped or when the prior sampler was not asked for.
     public var generation: GenerationMetrics?
     /// The model's own figures on the test set (`GenerativeModel.diagnostics(images:labels:)`).
     public var diagnostics: [String: Double]?
+    /// Per evaluated sampler, keyed by its `SamplerKind` name ("prior", "gmm"): the generation metrics of its
+    /// samples, the cost of fitting it and its 8 x 8 sample sheet. Nil without generation metrics, and in results
+    /// written before samplers existed.
+    public var samplers: [String: SamplerResults]?
+}
+
+/// One sampler's entry in `EvaluationResults.samplers`.
+public struct SamplerResults: Codable, Equatable, Sendable {
+    /// FID (mean +- std over draws) and the other metrics of its samples, with the same settings as the prior's.
+    public var generation: GenerationMetrics
+    /// Wall seconds its fit took when it was computed (encoding the training set and EM for gmm); 0 for the prior.
+    public var fitSeconds: Double
+    /// File name of its 8 x 8 sample sheet in the run folder (`samples.png` for the prior, `samples-<name>.png`).
+    public var samplesImage: String
+
+    public init(generation: GenerationMetrics, fitSeconds: Double, samplesImage: String) {
+        self.generation = generation; self.fitSeconds = fitSeconds; self.samplesImage = samplesImage
+    }
 }
 
 /// The settings of one evaluation (see `EvaluationResults.settings`).
@@ -36,6 +55,11 @@ public struct EvaluationSettings: Codable, Equatable, Sendable {
     public var generation: GenerationSettings?
     /// SHA-256 of the feature-network file (nil without generation metrics).
     public var featureNetworkSHA256: String?
+    /// The samplers evaluated for this run (`SamplerKind` names, declaration order); set by `RunEvaluation.evaluate`
+    /// from its request and the model. Nil without generation metrics and in results written before samplers existed.
+    public var samplers: [String]?
+    /// The gmm sampler's fit settings when "gmm" is among `samplers`.
+    public var mixtureFit: MixtureFitSettings?
 
     public init(seed: UInt64, gridSize: Int = 8, scale: Int = 1, dataChecksum: String,
                 generation: GenerationSettings? = nil, featureNetworkSHA256: String? = nil) {
@@ -85,11 +109,13 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Evaluates a run from its checkpoint alone: test MSE, negative ELBO, model diagnostics, an 8 x 8 grid of
-/// prior samples and, given a feature network, the generation metrics (FID, KID, precision/recall, classes).
+/// prior samples and, given a feature network, the generation metrics (FID, KID, precision/recall, classes) of
+/// each requested sampler, with an 8 x 8 grid of each.
 ///
-/// Caching: results.json records the checkpoint's SHA-256 and the `EvaluationSettings`; when both match
-/// the current ones (and samples.png exists) the stored results are returned unchanged without
-/// recomputing anything, unless `force` is set.
+/// Caching: results.json records the checkpoint's SHA-256 and the `EvaluationSettings` (including the samplers);
+/// when both match the current ones (and the sample sheets exist) the stored results are returned unchanged
+/// without recomputing anything, unless `force` is set. A fitted sampler has its own cache next to the run
+/// (`MixtureSamplerCache`), reused across evaluation settings.
 public enum RunEvaluation {
     /// Evaluates without generation metrics, always recomputing (the original entry point).
     public static func evaluate(_ folder: RunFolder, testSet: MNISTSplit, seed: UInt64 = 0,
@@ -107,65 +133,112 @@ public enum RunEvaluation {
         return root.appendingPathComponent("cache").path
     }
 
-    /// The stored results of `folder` if they were computed from this checkpoint with these settings.
+    /// The stored results of `folder` if they were computed from this checkpoint with these settings (whose
+    /// `samplers` are already resolved) and their sample sheets exist.
     public static func cachedResults(_ folder: RunFolder, checkpointSHA256: String,
                                      settings: EvaluationSettings) -> EvaluationResults? {
+        let samplers = (settings.samplers ?? []).compactMap(SamplerKind.init(rawValue:))
+        let sheets = [folder.samples] + samplers.map { folder.path + "/" + $0.samplesImage }
+        let expectsPrior = settings.generation != nil && samplers.contains(.prior)
         guard let data = FileManager.default.contents(atPath: folder.results),
               let stored = try? JSONDecoder().decode(EvaluationResults.self, from: data),
               stored.checkpointSHA256 == checkpointSHA256, stored.settings == settings,
-              (settings.generation == nil) == (stored.generation == nil),
-              FileManager.default.fileExists(atPath: folder.samples)
+              expectsPrior == (stored.generation != nil),
+              Set(stored.samplers?.keys.map { $0 } ?? []) == Set(settings.generation == nil ? [] : samplers.map(\.rawValue)),
+              sheets.allSatisfy({ FileManager.default.fileExists(atPath: $0) })
         else { return nil }
         return stored
     }
 
     /// Evaluates `folder` with `settings` (`featureNetwork` and `reference` are needed when
-    /// `settings.generation` is set). Returns the results and whether they were reused from results.json.
-    /// `testSet` and `reference` are only called when something is recomputed.
-    public static func evaluate(_ folder: RunFolder, testSet loadTestSet: () throws -> MNISTSplit, settings: EvaluationSettings,
+    /// `settings.generation` is set) and the `samplers` requested (resolved for the run's model, recorded in
+    /// `settings.samplers`; samplers other than the prior need generation settings and `trainingSet`, and the gmm
+    /// sampler fits with `mixtureFit`). Returns the results and whether they were reused from results.json.
+    /// `testSet`, `trainingSet` and `reference` are only called when something is recomputed.
+    public static func evaluate(_ folder: RunFolder, testSet loadTestSet: () throws -> MNISTSplit, settings requested: EvaluationSettings,
+                                samplers request: SamplerRequest = .only([.prior]), mixtureFit: MixtureFitSettings = MixtureFitSettings(),
+                                trainingSet: (() throws -> MNISTSplit)? = nil,
                                 featureNetwork: FeatureNetwork? = nil, reference: (() throws -> ReferenceFeatures)? = nil,
-                                force: Bool = false, log: (String) -> Void = { _ in })
+                                force: Bool = false, log: @escaping (String) -> Void = { _ in })
         throws -> (results: EvaluationResults, reused: Bool) {
         guard FileManager.default.fileExists(atPath: folder.checkpoint) else {
             throw EvaluationError.missingCheckpoint(folder.checkpoint)
         }
         let fileBytes = try SafeTensorsArchive.readFile(folder.checkpoint)
         let checkpointSHA256 = SHA256.hexDigest(of: fileBytes)
+        let checkpoint = try Checkpoint.read(from: folder.checkpoint)
+        let model = checkpoint.model
+        let samplers = try request.resolve(for: model.configuration.kind, run: folder.name)
+        var settings = requested
+        if settings.generation != nil {
+            settings.samplers = samplers.map(\.rawValue)
+            settings.mixtureFit = samplers.contains(.gmm) ? mixtureFit : nil
+        } else if request != .all, samplers != [.prior] {
+            throw EvaluationError.invalidSetting("the samplers are compared by their generation metrics: "
+                + samplers.filter { $0 != .prior }.map(\.rawValue).joined(separator: ", ") + " need FID (drop --no-fid)")
+        }
         if !force, let stored = cachedResults(folder, checkpointSHA256: checkpointSHA256, settings: settings) {
             return (stored, true)
         }
-        let checkpoint = try Checkpoint.read(from: folder.checkpoint)
         if let generation = settings.generation { try generation.validate() }
         let testSet = try loadTestSet()
-        let model = checkpoint.model
         try checkTestSet(testSet, for: model, run: checkpoint.training.runName)
-        let seed = settings.seed, gridSize = settings.gridSize
+        let seed = settings.seed
         var generator = SeededGenerator(seed: seed)
         let metrics = ReconstructionMetrics.measure(model, on: testSet, generator: &generator)
-        var sampleGenerator = SeededGenerator(seed: seed &+ 1)
-        let samples = model.sample(count: gridSize * gridSize, generator: &sampleGenerator)
-        let side = Int(Double(model.configuration.imageSize).squareRoot())
-        let grid = ImageGrid(rows: gridSize, columns: gridSize, tileWidth: side, tileHeight: side, scale: settings.scale)
-        try PNGFile.write(grid.render(tiles: samples.data), to: folder.samples)
+        let prior = PreparedSampler(kind: .prior, fitSeconds: 0) { model.sample(count: $0, generator: &$1) }
+        try writeSheet(prior, model: model, settings: settings, to: folder.samples)
         let testImages = Tensor(shape: [testSet.count, testSet.pixelsPerImage], data: testSet.images)
         let diagnostics = model.diagnostics(images: testImages, labels: testSet.labels)
-        var generation: GenerationMetrics?
+        var samplerResults: [String: SamplerResults]?
         if let generationSettings = settings.generation {
             guard let featureNetwork, let reference else {
                 preconditionFailure("RunEvaluation.evaluate: generation metrics need a feature network and reference features")
             }
-            generation = try GenerationEvaluation.evaluate(model, network: featureNetwork, reference: try reference(),
-                                                           settings: generationSettings, log: log)
+            let features = try reference()
+            samplerResults = [:]
+            for kind in samplers {
+                let sampler: PreparedSampler
+                if kind == .prior {
+                    sampler = prior
+                } else {
+                    guard let trainingSet else {
+                        preconditionFailure("RunEvaluation.evaluate: the \(kind.rawValue) sampler needs the training set")
+                    }
+                    let context = SamplerContext(folder: folder, checkpointSHA256: checkpointSHA256,
+                                                 dataChecksum: settings.dataChecksum, mixtureFit: mixtureFit,
+                                                 trainingSet: trainingSet, log: log)
+                    sampler = try kind.prepare(for: model, context: context)
+                    try writeSheet(sampler, model: model, settings: settings, to: folder.path + "/" + kind.samplesImage)
+                }
+                log("sampler \(kind.rawValue):")
+                let metrics = try GenerationEvaluation.evaluate(model, sampler: sampler, network: featureNetwork,
+                                                                reference: features, settings: generationSettings, log: log)
+                samplerResults?[kind.rawValue] = SamplerResults(generation: metrics, fitSeconds: sampler.fitSeconds,
+                                                                samplesImage: kind.samplesImage)
+            }
         }
         let results = EvaluationResults(
             run: checkpoint.training.runName, modelKind: model.configuration.kind.rawValue,
             checkpointSHA256: checkpointSHA256, parameterCount: model.parameterCount,
             trainingEpochs: checkpoint.training.completedEpochs, trainingSeconds: checkpoint.training.wallSeconds,
             reconstruction: metrics, evaluationSeed: seed, samplesImage: "samples.png",
-            settings: settings, generation: generation, diagnostics: diagnostics)
+            settings: settings, generation: samplerResults?[SamplerKind.prior.rawValue]?.generation,
+            diagnostics: diagnostics, samplers: samplerResults)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(results), to: folder.results)
         return (results, false)
+    }
+
+    /// Writes a `gridSize` x `gridSize` sheet of `sampler`'s samples, drawn from `SeededGenerator(seed + 1)`.
+    static func writeSheet(_ sampler: PreparedSampler, model: any GenerativeModel, settings: EvaluationSettings,
+                           to path: String) throws {
+        var generator = SeededGenerator(seed: settings.seed &+ 1)
+        let samples = sampler.sample(count: settings.gridSize * settings.gridSize, generator: &generator)
+        let side = Int(Double(model.configuration.imageSize).squareRoot())
+        let grid = ImageGrid(rows: settings.gridSize, columns: settings.gridSize, tileWidth: side, tileHeight: side,
+                             scale: settings.scale)
+        try PNGFile.write(grid.render(tiles: samples.data), to: path)
     }
 }

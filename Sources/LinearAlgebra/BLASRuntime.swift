@@ -35,6 +35,8 @@ public enum BLASRuntime {
     /// its edge kernel), so a threaded call gives different bits with 1 and 2 threads. Single-threaded calls on
     /// blocks fixed by the data, spread over the caller's own workers, give the same bits on any thread count.
     /// Concurrent single-threaded calls are safe in OpenBLAS's pthreads build (its buffer allocation is locked).
+    /// The setting is process-wide: BLAS calls that other threads make during the scope also run single-threaded
+    /// (and so may round differently from a threaded call); the executables make none.
     public static func withSerialCalls<T>(_ body: (_ threads: Int) throws -> T) rethrows -> T {
         let threads = serialScope.withLock { state -> Int in
             if state.depth == 0 {

@@ -59,6 +59,7 @@ public struct ReportJob {
             let reference = study?.runs.first { $0.name == results.run }?.referenceMSE
             entries.append(ReportEntry(folder: folder, results: results, training: checkpoint.training, referenceMSE: reference))
             sheets[results.run] = try writeSheets(checkpoint.model, run: results.run, folder: folder, test: test)
+                + (try copySamplerSheets(results, folder: folder))
             if let vae = checkpoint.model as? any GaussianVAE { vaes.append((results.run, vae)) }
         }
         var extra: [(title: String, file: String)] = []
@@ -113,6 +114,23 @@ public struct ReportJob {
             written.append(("codebook usage", run + "-code-usage.png"))
         }
         return written
+    }
+
+    /// Copies the sample sheet of each sampler other than the prior (written by the evaluation into the run folder)
+    /// into the figures folder as `<run>-samples-<sampler>.png`; returns their titles and file names.
+    func copySamplerSheets(_ results: EvaluationResults, folder: RunFolder) throws -> [(title: String, file: String)] {
+        var copied: [(title: String, file: String)] = []
+        let samplers = results.samplers ?? [:]
+        for name in StudyReport.samplerNames([samplers]) where name != SamplerKind.prior.rawValue {
+            guard let entry = samplers[name] else { continue }
+            let source = folder.path + "/" + entry.samplesImage, file = results.run + "-" + entry.samplesImage
+            guard let data = FileManager.default.contents(atPath: source) else {
+                throw FileError.cannotRead(path: source, reason: "the \(name) sampler's sample sheet is missing (rerun with --force)")
+            }
+            try AtomicFile.write(data, to: figuresDirectory + "/" + file)
+            copied.append(("samples (\(name) sampler)", file))
+        }
+        return copied
     }
 
     /// Mean KL(q(z_j|x) || N(0, 1)) per latent dimension j on 2,000 test images, for the Gaussian VAEs: shows how

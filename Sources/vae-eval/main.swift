@@ -42,9 +42,10 @@ struct FeatureOptions: ParsableArguments {
     var currentDirectory: String { FileManager.default.currentDirectoryPath }
     var dataDirectory: String { MNIST.resolveDataDirectory(explicit: data, currentDirectory: currentDirectory) }
 
-    func jobOptions(seed: UInt64, scale: Int, generation: GenerationSettings?, force: Bool) -> EvaluationJob.Options {
+    func jobOptions(seed: UInt64, scale: Int, generation: GenerationSettings?, force: Bool,
+                    samplers: SamplerRequest = .only([.prior])) -> EvaluationJob.Options {
         EvaluationJob.Options(dataDirectory: dataDirectory, featureNetworkPath: featureNetwork, cacheDirectory: cacheDir,
-                              seed: seed, scale: scale, generation: generation, force: force)
+                              seed: seed, scale: scale, generation: generation, force: force, samplers: samplers)
     }
 }
 
@@ -58,12 +59,20 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Independent sample draws the FID is averaged over.") var fidDraws: Int = 3
     @Flag(help: "Skip FID, KID and precision/recall.") var noFid = false
     @Flag(help: "Recompute even if results.json matches this checkpoint and these settings.") var force = false
+    @Option(name: .customLong("sampler"),
+            help: "Where samples come from: prior (the model's own), gmm (a Gaussian mixture fitted to the encoder means of the training images, cached in the run folder), or all that apply; repeatable or a comma list.")
+    var samplers: [String] = []
     @OptionGroup var features: FeatureOptions
 
     func validate() throws {
         guard scale >= 1 && scale <= 16 else { throw ValidationError("--scale must be in 1...16, got \(scale)") }
         guard fidSamples >= 4 else { throw ValidationError("--fid-samples must be >= 4, got \(fidSamples)") }
         guard fidDraws >= 1 else { throw ValidationError("--fid-draws must be >= 1, got \(fidDraws)") }
+        let request: SamplerRequest
+        do { request = try SamplerRequest.parse(samplers) } catch { throw ValidationError("--sampler: \(error)") }
+        if noFid && request != .only([.prior]) {
+            throw ValidationError("--sampler \(samplers.joined(separator: ",")) is compared by FID: drop --no-fid")
+        }
     }
 
     func run() throws {
@@ -71,14 +80,22 @@ struct Evaluate: ParsableCommand {
         let folder = RunFolder(runOrCheckpoint: runPath)
         let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: scale, generation: noFid ? nil
             : GenerationSettings(samples: fidSamples, draws: fidDraws, seed: seed,
-                                 kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize), force: force),
+                                 kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize), force: force,
+            samplers: try SamplerRequest.parse(samplers)),
             log: logLine)
         let (results, reused) = try job.evaluate(folder)
         if reused {
             logLine("results: cached (checkpoint \(results.checkpointSHA256.prefix(12)) and settings unchanged; --force recomputes)")
         }
         printTable(results)
-        print("results: \(folder.results)\nsamples: \(folder.samples)")
+        printSamplers(results)
+        print("results: \(folder.results)")
+        let sheets = SamplerKind.allCases.compactMap { kind in results.samplers?[kind.rawValue].map { (kind, $0.samplesImage) } }
+        if sheets.count > 1 {
+            for (kind, file) in sheets { print("samples (\(kind.rawValue)): \(folder.path)/\(file)") }
+        } else {
+            print("samples: \(folder.samples)")
+        }
     }
 
     func printTable(_ r: EvaluationResults) {
@@ -100,11 +117,23 @@ struct Evaluate: ParsableCommand {
             + g.classes.histogram.map(String.init).joined(separator: " "))
         row("features", "\(g.featureNetworkSHA256.prefix(12)) (\(g.featureLayer)), \(g.referenceCount) test images, seed \(g.settings.seed)")
     }
+
+    /// One FID line per sampler other than the prior (whose metrics are the table above).
+    func printSamplers(_ r: EvaluationResults) {
+        for kind in SamplerKind.allCases where kind != .prior {
+            guard let s = r.samplers?[kind.rawValue] else { continue }
+            let fid = s.generation.fid
+            print("FID (\(kind.rawValue))".padding(toLength: 14, withPad: " ", startingAt: 0)
+                + String(format: "%.3f ± %.3f (%d draws; precision %.4f, recall %.4f; fit %.2f s)", fid.mean,
+                         fid.standardDeviation, fid.values.count, s.generation.precisionRecall.precision,
+                         s.generation.precisionRecall.recall, s.fitSeconds))
+        }
+    }
 }
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate every run in a folder (reusing cached results) and write the study notebook with its plots and sample sheets.")
+        abstract: "Evaluate every run in a folder with every sampler that applies (reusing cached results) and write the study notebook with its plots and sample sheets.")
 
     @Argument(help: "Folder of run folders.") var runsDirectory: String = "out/runs"
     @Option(help: "Notebook to write (default: notebooks-md/study-results.md in the repo).") var notebook: String?
@@ -129,7 +158,8 @@ struct Report: ParsableCommand {
         let loadedStudy = FileManager.default.fileExists(atPath: studyPath) ? try Study.load(from: studyPath) : nil
         let generation = GenerationSettings(samples: fidSamples, draws: fidDraws, seed: seed,
                                             kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize)
-        let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: 1, generation: generation, force: force), log: logLine)
+        let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: 1, generation: generation, force: force,
+                                                             samplers: .all), log: logLine)
         let report = ReportJob(runsDirectory: runsDirectory, notebookPath: notebook ?? root + "/notebooks-md/study-results.md",
                                study: loadedStudy, scale: scale)
         try report.run(evaluation: job, log: logLine)

@@ -2,8 +2,8 @@ import Foundation
 import Imaging
 import Testing
 
-/// `vae-eval report` on two tiny runs: the notebook's table has both runs with their numbers, and every
-/// figure it links exists and decodes.
+/// `vae-eval report` on two tiny runs: the notebook's table has both runs with their numbers, the sampler table
+/// their FID with each sampler, and every figure it links exists and decodes.
 @Suite(.serialized) struct ReportTests {
     @Test func reportOnTwoTinyRuns() throws {
         let folder = TemporaryFolder()
@@ -33,6 +33,17 @@ import Testing
             #expect(cells[3].contains("±"))
         }
         #expect(text.contains("On the MSE-FID Pareto front"))
+
+        // Every sampler that applies was evaluated: a FID column each and the gmm fit's seconds, per run.
+        let samplerHeader = "| run | FID (prior) | FID (gmm) | gmm fit (s) |"
+        let samplerSection = try #require(text.components(separatedBy: "## Samplers\n\n").dropFirst().first, "no Samplers section")
+        #expect(samplerSection.hasPrefix(samplerHeader), "\(samplerSection.prefix(200))")
+        for run in ["vae_std_z20", "beta_vae_4"] {
+            let row = try #require(samplerSection.split(separator: "\n").first { $0.hasPrefix("| \(run) |") })
+            let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            #expect(cells.count == 4 && cells[1].contains("±") && cells[2].contains("±") && Double(cells[3]) != nil, "\(row)")
+            #expect(text.contains("(study-results/\(run)-samples-gmm.png)"))
+        }
 
         // Every linked image exists; PNGs decode.
         let links = text.components(separatedBy: "](").dropFirst().map { $0.prefix { $0 != ")" } }

@@ -1,0 +1,128 @@
+import Autodiff
+import Datasets
+import Foundation
+import Models
+
+/// How generated images are drawn from a trained model at evaluation time; the checkpoint stays the same.
+///
+/// Adding a sampler is one case here (with its line in `inapplicability(to:)`) and one function that prepares it,
+/// called from `prepare(for:context:)`.
+public enum SamplerKind: String, CaseIterable, Codable, Sendable {
+    /// The model's own prior (`GenerativeModel.sample`).
+    case prior
+    /// Ex-post density estimation: a Gaussian mixture fitted to the encoder means of the training images, sampled
+    /// and decoded (`ExPostSampler`, cached next to the run by `MixtureSamplerCache`).
+    case gmm
+
+    /// Why this sampler does not apply to models of `kind`, or nil when it does.
+    public func inapplicability(to kind: ModelKind) -> String? {
+        switch self {
+        case .prior:
+            return nil
+        case .gmm:
+            return kind == .vqVAE ? "its codes are quantised codebook vectors, not a continuous latent" : nil
+        }
+    }
+
+    /// Every sampler that applies to models of `kind`, in declaration order.
+    public static func applicable(to kind: ModelKind) -> [SamplerKind] {
+        allCases.filter { $0.inapplicability(to: kind) == nil }
+    }
+
+    /// Makes the sampler ready to draw from `model`: nothing to do for the prior, a (cached) fit for the others.
+    public func prepare(for model: any GenerativeModel, context: SamplerContext) throws -> PreparedSampler {
+        switch self {
+        case .prior:
+            return PreparedSampler(kind: .prior, fitSeconds: 0) { model.sample(count: $0, generator: &$1) }
+        case .gmm:
+            return try MixtureSamplerCache.prepare(model: model, context: context)
+        }
+    }
+
+    /// The file name of this sampler's 8 x 8 sample sheet in the run folder: the prior's is the run's `samples.png`.
+    public var samplesImage: String { self == .prior ? "samples.png" : "samples-\(rawValue).png" }
+}
+
+/// Which samplers to evaluate: the ones named, or every one that applies to the run's model.
+public enum SamplerRequest: Equatable, Sendable {
+    case all
+    case only([SamplerKind])
+
+    /// From command-line values: names and comma lists (`gmm`, `prior,gmm`, `all`); none means the prior.
+    public static func parse(_ values: [String]) throws -> SamplerRequest {
+        let names = values.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        if names.contains("all") { return .all }
+        var kinds: [SamplerKind] = []
+        for name in names {
+            guard let kind = SamplerKind(rawValue: name) else { throw SamplerError.unknown(name) }
+            kinds.append(kind)
+        }
+        return .only(kinds.isEmpty ? [.prior] : kinds)
+    }
+
+    /// The samplers to evaluate for `run`, a model of `kind`, without repeats and in declaration order. Throws
+    /// `SamplerError.notApplicable` for a named sampler the model cannot use.
+    public func resolve(for kind: ModelKind, run: String) throws -> [SamplerKind] {
+        switch self {
+        case .all:
+            return SamplerKind.applicable(to: kind)
+        case .only(let kinds):
+            for sampler in kinds {
+                if let reason = sampler.inapplicability(to: kind) {
+                    throw SamplerError.notApplicable(run: run, sampler: sampler, reason: reason,
+                                                     applicable: SamplerKind.applicable(to: kind))
+                }
+            }
+            return SamplerKind.allCases.filter(kinds.contains)
+        }
+    }
+}
+
+/// Sampler requests that cannot be met; one line each.
+public enum SamplerError: Error, CustomStringConvertible, Equatable {
+    case unknown(String)
+    case notApplicable(run: String, sampler: SamplerKind, reason: String, applicable: [SamplerKind])
+
+    public var description: String {
+        switch self {
+        case .unknown(let name):
+            return "unknown sampler '\(name)' (choose from \((SamplerKind.allCases.map(\.rawValue) + ["all"]).joined(separator: ", ")))"
+        case let .notApplicable(run, sampler, reason, applicable):
+            return "the \(sampler.rawValue) sampler does not apply to run \(run): \(reason); applicable samplers: "
+                + applicable.map(\.rawValue).joined(separator: ", ")
+        }
+    }
+}
+
+/// What preparing a sampler may need besides the model.
+public struct SamplerContext {
+    public var folder: RunFolder
+    public var checkpointSHA256: String
+    /// `MNIST.checksumOfFiles` of the data folder.
+    public var dataChecksum: String
+    public var mixtureFit: MixtureFitSettings
+    /// The training split, loaded only when a fit is computed.
+    public var trainingSet: () throws -> MNISTSplit
+    public var log: (String) -> Void
+
+    public init(folder: RunFolder, checkpointSHA256: String, dataChecksum: String, mixtureFit: MixtureFitSettings,
+                trainingSet: @escaping () throws -> MNISTSplit, log: @escaping (String) -> Void = { _ in }) {
+        self.folder = folder; self.checkpointSHA256 = checkpointSHA256; self.dataChecksum = dataChecksum
+        self.mixtureFit = mixtureFit; self.trainingSet = trainingSet; self.log = log
+    }
+}
+
+/// A sampler ready to draw decoded images.
+public struct PreparedSampler {
+    public let kind: SamplerKind
+    /// Wall seconds its fit took when it was computed (also when it was reused from a cache); 0 for the prior.
+    public let fitSeconds: Double
+    let draw: (Int, inout SeededGenerator) -> Tensor
+
+    public init(kind: SamplerKind, fitSeconds: Double, draw: @escaping (Int, inout SeededGenerator) -> Tensor) {
+        self.kind = kind; self.fitSeconds = fitSeconds; self.draw = draw
+    }
+
+    /// `count` decoded samples [count, imageSize] in [0, 1].
+    public func sample(count: Int, generator: inout SeededGenerator) -> Tensor { draw(count, &generator) }
+}

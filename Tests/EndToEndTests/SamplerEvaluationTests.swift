@@ -1,0 +1,103 @@
+import Foundation
+import Imaging
+import Testing
+
+/// `vae-eval RUN --sampler ...` as a user runs it on a tiny trained run: the gmm sampler's FID and sample sheet in
+/// results.json, its cached fit next to the run, the evaluation cache keyed by the samplers, and the refusals.
+@Suite(.serialized) struct SamplerEvaluationTests {
+    static func json(_ path: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+    }
+
+    @Test func gmmSamplerEndToEnd() throws {
+        let folder = TemporaryFolder()
+        let data = folder.path + "/mnist", out = folder.path + "/out"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try TinyMNIST.write(to: data, trainCount: 300, testCount: 100)
+        let train = try Executables.run("vae-train", ["--model", "wae", "--epochs", "1", "--batch-size", "64",
+                                                      "--data", data, "--out", out, "--threads", "1"])
+        try #require(train.status == 0, "vae-train failed: \(train.stderr)")
+        let run = out + "/runs/wae"
+        let base = [run, "--data", data, "--threads", "1", "--fid-samples", "200", "--fid-draws", "2", "--kid-subsets", "10"]
+
+        // gmm only: fitted on the 300 training codes, cached next to the run; no prior metrics.
+        let first = try Executables.run("vae-eval", base + ["--sampler", "gmm"])
+        try #require(first.status == 0, "vae-eval failed: \(first.stderr)")
+        #expect(first.stderr.contains("gmm sampler: fitting (no cached fit)"), "stderr: \(first.stderr)")
+        #expect(first.stdout.contains("FID (gmm)"), "stdout: \(first.stdout)")
+        var results = try Self.json(run + "/results.json")
+        #expect(results["generation"] == nil)
+        let settings = try #require(results["settings"] as? [String: Any])
+        #expect(settings["samplers"] as? [String] == ["gmm"])
+        let fit = try #require(settings["mixtureFit"] as? [String: Any])
+        #expect(fit["components"] as? Int == 10 && fit["iterations"] as? Int == 100 && fit["seed"] as? Int == 0)
+        var samplers = try #require(results["samplers"] as? [String: Any])
+        #expect(Set(samplers.keys) == ["gmm"])
+        let gmm = try #require(samplers["gmm"] as? [String: Any])
+        #expect((gmm["fitSeconds"] as? Double ?? 0) > 0)
+        #expect(gmm["samplesImage"] as? String == "samples-gmm.png")
+        let fid = try #require((gmm["generation"] as? [String: Any])?["fid"] as? [String: Any])
+        #expect((fid["values"] as? [Double])?.count == 2 && (fid["values"] as? [Double])?.allSatisfy { $0.isFinite && $0 > 0 } == true)
+        // The same 8 x 8 grid as the prior's samples.png (written by every evaluation).
+        let sheet = try PNGFile.read(contentsOf: run + "/samples-gmm.png")
+        let priorSheet = try PNGFile.read(contentsOf: run + "/samples.png")
+        #expect(sheet.width == priorSheet.width && sheet.height == priorSheet.height && sheet.width >= 8 * 28)
+        #expect(sheet != priorSheet)
+        let cache = try Self.json(run + "/sampler-gmm.json")
+        #expect(cache["checkpointSHA256"] as? String == results["checkpointSHA256"] as? String)
+        #expect(cache["trainingImages"] as? Int == 300)
+        #expect(((cache["mixture"] as? [String: Any])?["dimension"]) as? Int == 20)
+
+        // Same request: the stored results are reused as they are.
+        let before = try Data(contentsOf: URL(fileURLWithPath: run + "/results.json"))
+        let again = try Executables.run("vae-eval", base + ["--sampler", "gmm"])
+        #expect(again.status == 0 && again.stderr.contains("results: cached"), "stderr: \(again.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: run + "/results.json")) == before)
+
+        // Other samplers asked for: recomputed (the key holds the samplers), the gmm fit reused from its cache.
+        let both = try Executables.run("vae-eval", base + ["--sampler", "prior,gmm"])
+        #expect(both.status == 0 && !both.stderr.contains("results: cached"), "stderr: \(both.stderr)")
+        #expect(both.stderr.contains("gmm sampler: cached fit"), "stderr: \(both.stderr)")
+        results = try Self.json(run + "/results.json")
+        samplers = try #require(results["samplers"] as? [String: Any])
+        #expect(Set(samplers.keys) == ["prior", "gmm"])
+        let prior = try #require(samplers["prior"] as? [String: Any])
+        #expect((prior["generation"] as? NSDictionary) == (results["generation"] as? NSDictionary))
+        #expect(prior["fitSeconds"] as? Double == 0 && prior["samplesImage"] as? String == "samples.png")
+        // "all" is the same request for a WAE.
+        let all = try Executables.run("vae-eval", base + ["--sampler", "all"])
+        #expect(all.status == 0 && all.stderr.contains("results: cached"), "stderr: \(all.stderr)")
+
+        // A corrupt cached fit is refitted with a log line, not a crash.
+        try Data("{\"format\": ".utf8).write(to: URL(fileURLWithPath: run + "/sampler-gmm.json"))
+        let refit = try Executables.run("vae-eval", base + ["--sampler", "gmm", "--force"])
+        #expect(refit.status == 0, "stderr: \(refit.stderr)")
+        #expect(refit.stderr.contains("unreadable or corrupt"), "stderr: \(refit.stderr)")
+        #expect((try Self.json(run + "/sampler-gmm.json"))["mixture"] != nil)
+    }
+
+    @Test func samplerRequestsThatCannotBeMetAreOneLineErrors() throws {
+        let folder = TemporaryFolder()
+        let data = folder.path + "/mnist", out = folder.path + "/out"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try TinyMNIST.write(to: data, trainCount: 64, testCount: 16)
+        let train = try Executables.run("vae-train", ["--model", "vq_vae", "--epochs", "1", "--batch-size", "32",
+                                                      "--data", data, "--out", out, "--threads", "1"])
+        try #require(train.status == 0, "vae-train failed: \(train.stderr)")
+        let run = out + "/runs/vq_vae"
+        for (arguments, message) in [
+            (["--sampler", "gmm"], "the gmm sampler does not apply to run vq_vae"),
+            (["--sampler", "prior", "--sampler", "flow"], "unknown sampler 'flow'"),
+            (["--sampler", "gmm", "--no-fid"], "drop --no-fid"),
+        ] {
+            let result = try Executables.run("vae-eval", [run, "--data", data, "--threads", "1"] + arguments)
+            let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+            #expect(result.status != 0)
+            #expect(errors.count == 1 && errors[0].contains(message), "stderr: \(result.stderr)")
+            #expect(!result.stderr.contains("Fatal error"))
+        }
+        let refusal = try Executables.run("vae-eval", [run, "--data", data, "--sampler", "gmm"])
+        #expect(refusal.stderr.contains("applicable samplers: prior"), "stderr: \(refusal.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: run + "/sampler-gmm.json"))
+    }
+}
