@@ -161,7 +161,7 @@ public enum GenerationEvaluation {
     /// and class statistics of the first draw. `log` receives one line per draw.
     public static func evaluate(_ model: any GenerativeModel, network: FeatureNetwork, reference: ReferenceFeatures,
                                 settings: GenerationSettings, log: (String) -> Void = { _ in }) throws -> GenerationMetrics {
-        try evaluate(model, sampler: PreparedSampler(kind: .prior, fitSeconds: 0) { model.sample(count: $0, generator: &$1) },
+        try evaluate(model, sampler: .prior(of: model),
                      network: network, reference: reference, settings: settings, log: log)
     }
 

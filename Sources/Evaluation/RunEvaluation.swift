@@ -144,7 +144,7 @@ public enum RunEvaluation {
               let stored = try? JSONDecoder().decode(EvaluationResults.self, from: data),
               stored.checkpointSHA256 == checkpointSHA256, stored.settings == settings,
               expectsPrior == (stored.generation != nil),
-              Set(stored.samplers?.keys.map { $0 } ?? []) == Set(settings.generation == nil ? [] : samplers.map(\.rawValue)),
+              Set(stored.samplers.map { Array($0.keys) } ?? []) == Set(settings.generation == nil ? [] : samplers.map(\.rawValue)),
               sheets.allSatisfy({ FileManager.default.fileExists(atPath: $0) })
         else { return nil }
         return stored
@@ -186,7 +186,7 @@ public enum RunEvaluation {
         let seed = settings.seed
         var generator = SeededGenerator(seed: seed)
         let metrics = ReconstructionMetrics.measure(model, on: testSet, generator: &generator)
-        let prior = PreparedSampler(kind: .prior, fitSeconds: 0) { model.sample(count: $0, generator: &$1) }
+        let prior = PreparedSampler.prior(of: model)
         try writeSheet(prior, model: model, settings: settings, to: folder.samples)
         let testImages = Tensor(shape: [testSet.count, testSet.pixelsPerImage], data: testSet.images)
         let diagnostics = model.diagnostics(images: testImages, labels: testSet.labels)

@@ -33,7 +33,7 @@ public enum SamplerKind: String, CaseIterable, Codable, Sendable {
     public func prepare(for model: any GenerativeModel, context: SamplerContext) throws -> PreparedSampler {
         switch self {
         case .prior:
-            return PreparedSampler(kind: .prior, fitSeconds: 0) { model.sample(count: $0, generator: &$1) }
+            return .prior(of: model)
         case .gmm:
             return try MixtureSamplerCache.prepare(model: model, context: context)
         }
@@ -125,4 +125,11 @@ public struct PreparedSampler {
 
     /// `count` decoded samples [count, imageSize] in [0, 1].
     public func sample(count: Int, generator: inout SeededGenerator) -> Tensor { draw(count, &generator) }
+}
+
+extension PreparedSampler {
+    /// The model's own prior (`GenerativeModel.sample`); nothing to fit.
+    public static func prior(of model: any GenerativeModel) -> PreparedSampler {
+        PreparedSampler(kind: .prior, fitSeconds: 0) { model.sample(count: $0, generator: &$1) }
+    }
 }

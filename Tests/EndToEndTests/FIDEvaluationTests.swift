@@ -6,19 +6,11 @@ import Testing
 /// `vae-eval` with the shipped feature network: the generation section of results.json, the evaluation
 /// cache, `vae-eval sample` and `vae-eval fid --images`, run as a user would on a tiny trained run.
 @Suite(.serialized) struct FIDEvaluationTests {
-    static func json(_ path: String) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
-    }
+    static func json(_ path: String) throws -> [String: Any] { try TinyTrainedRun.json(path) }
 
     @Test func evaluateCacheSampleAndScoreImages() throws {
-        let folder = TemporaryFolder()
-        let data = folder.path + "/mnist", out = folder.path + "/out"
-        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        try TinyMNIST.write(to: data, trainCount: 300, testCount: 100)
-        let train = try Executables.run("vae-train", ["--model", "vae_std_z20", "--epochs", "1", "--batch-size", "64",
-                                                      "--data", data, "--out", out, "--threads", "1"])
-        try #require(train.status == 0, "vae-train failed: \(train.stderr)")
-        let run = out + "/runs/vae_std_z20"
+        let tiny = try TinyTrainedRun(model: "vae_std_z20", trainCount: 300, testCount: 100)
+        let folder = tiny.folder, data = tiny.data, out = tiny.out, run = tiny.run
         let arguments = [run, "--data", data, "--threads", "1", "--fid-samples", "200", "--fid-draws", "2",
                          "--kid-subsets", "10"]
 

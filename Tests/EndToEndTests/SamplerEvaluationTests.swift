@@ -5,19 +5,11 @@ import Testing
 /// `vae-eval RUN --sampler ...` as a user runs it on a tiny trained run: the gmm sampler's FID and sample sheet in
 /// results.json, its cached fit next to the run, the evaluation cache keyed by the samplers, and the refusals.
 @Suite(.serialized) struct SamplerEvaluationTests {
-    static func json(_ path: String) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
-    }
+    static func json(_ path: String) throws -> [String: Any] { try TinyTrainedRun.json(path) }
 
     @Test func gmmSamplerEndToEnd() throws {
-        let folder = TemporaryFolder()
-        let data = folder.path + "/mnist", out = folder.path + "/out"
-        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        try TinyMNIST.write(to: data, trainCount: 300, testCount: 100)
-        let train = try Executables.run("vae-train", ["--model", "wae", "--epochs", "1", "--batch-size", "64",
-                                                      "--data", data, "--out", out, "--threads", "1"])
-        try #require(train.status == 0, "vae-train failed: \(train.stderr)")
-        let run = out + "/runs/wae"
+        let tiny = try TinyTrainedRun(model: "wae", trainCount: 300, testCount: 100)
+        let data = tiny.data, run = tiny.run
         let base = [run, "--data", data, "--threads", "1", "--fid-samples", "200", "--fid-draws", "2", "--kid-subsets", "10"]
 
         // gmm only: fitted on the 300 training codes, cached next to the run; no prior metrics.
@@ -77,14 +69,8 @@ import Testing
     }
 
     @Test func samplerRequestsThatCannotBeMetAreOneLineErrors() throws {
-        let folder = TemporaryFolder()
-        let data = folder.path + "/mnist", out = folder.path + "/out"
-        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        try TinyMNIST.write(to: data, trainCount: 64, testCount: 16)
-        let train = try Executables.run("vae-train", ["--model", "vq_vae", "--epochs", "1", "--batch-size", "32",
-                                                      "--data", data, "--out", out, "--threads", "1"])
-        try #require(train.status == 0, "vae-train failed: \(train.stderr)")
-        let run = out + "/runs/vq_vae"
+        let tiny = try TinyTrainedRun(model: "vq_vae", trainCount: 64, testCount: 16, batchSize: 32)
+        let data = tiny.data, run = tiny.run
         for (arguments, message) in [
             (["--sampler", "gmm"], "the gmm sampler does not apply to run vq_vae"),
             (["--sampler", "prior", "--sampler", "flow"], "unknown sampler 'flow'"),

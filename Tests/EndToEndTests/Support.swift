@@ -75,3 +75,32 @@ enum TinyMNIST {
         try idx([testCount], test.labels).write(to: URL(fileURLWithPath: folder + "/t10k-labels-idx1-ubyte"))
     }
 }
+
+/// A tiny data set in `<folder>/mnist` and one run of `model` trained on it for one epoch (one thread) in
+/// `<folder>/out/runs/<model>`.
+struct TinyTrainedRun {
+    let folder = TemporaryFolder()
+    var data: String { folder.path + "/mnist" }
+    var out: String { folder.path + "/out" }
+    let run: String
+
+    init(model: String, trainCount: Int, testCount: Int, batchSize: Int = 64) throws {
+        try FileManager.default.createDirectory(atPath: folder.path + "/mnist", withIntermediateDirectories: true)
+        try TinyMNIST.write(to: folder.path + "/mnist", trainCount: trainCount, testCount: testCount)
+        run = folder.path + "/out/runs/" + model
+        let train = try Executables.run("vae-train", ["--model", model, "--epochs", "1", "--batch-size", String(batchSize),
+                                                      "--data", folder.path + "/mnist", "--out", folder.path + "/out",
+                                                      "--threads", "1"])
+        guard train.status == 0 else { throw TrainingFailed(stderr: train.stderr) }
+    }
+
+    struct TrainingFailed: Error, CustomStringConvertible {
+        let stderr: String
+        var description: String { "vae-train failed: \(stderr)" }
+    }
+
+    /// A JSON file's top-level object.
+    static func json(_ path: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+    }
+}
