@@ -37,7 +37,7 @@ extension StudyReport {
     public var seedTradeoffPlot: TradeoffPlot {
         let groups = seedGroups
         let counts = Set(groups.map(\.members.count)).sorted()
-        let seeds = counts.count == 1 ? "\(counts[0])" : "\(counts.first!)–\(counts.last!)"
+        let seeds = counts.count <= 1 ? "\(counts.first ?? 0)" : "\(counts.first!)–\(counts.last!)"
         let samples = entries.compactMap { $0.results.generation?.settings.samples }.first.map { "\($0) " } ?? ""
         return TradeoffPlot(title: "Reconstruction vs generation: means over \(seeds) training seeds",
                             subtitle: "error bars ±1 std over seeds in both directions; FID of \(samples)prior samples; lower is better on both axes",
