@@ -59,6 +59,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Plotting"], exclude: ["Python"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation", "Datasets", "Imaging", "Storage"],
                     exclude: ["Python"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Evaluation", "Training", "Models"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Datasets", "Storage", "Imaging"]),
     ],
     swiftLanguageModes: [.v5]

@@ -49,11 +49,44 @@ public struct LabelBox: Equatable {
     }
 }
 
+/// An error bar as laid out: the rectangle its line and its end caps occupy, in drawing units.
+public struct ErrorBarBox: Equatable {
+    /// Index of the point in `TradeoffPlot.points`.
+    public var pointIndex: Int
+    /// Whether the bar is horizontal (the `xError`) or vertical (the `yError`).
+    public var isHorizontal: Bool
+    /// From cap to cap along the bar, the cap length across it.
+    public var frame: PlotRect
+
+    /// Creates an error-bar box.
+    public init(pointIndex: Int, isHorizontal: Bool, frame: PlotRect) {
+        self.pointIndex = pointIndex
+        self.isHorizontal = isHorizontal
+        self.frame = frame
+    }
+}
+
+/// Where the parts of a trade-off plot land for one size: the plot area, the axis ranges (data units) and
+/// the error bars and labels (drawing units).
+public struct TradeoffGeometry: Equatable {
+    /// The framed plot area.
+    public var plot: PlotRect
+    /// The data range of the horizontal axis (left to right edge of `plot`).
+    public var xRange: ClosedRange<Double>
+    /// The data range of the vertical axis (bottom to top edge of `plot`).
+    public var yRange: ClosedRange<Double>
+    /// The drawn error bars, by point index, horizontal before vertical.
+    public var errorBars: [ErrorBarBox]
+    /// The labels, in point order.
+    public var labels: [LabelBox]
+}
+
 /// A scatter plot of a trade-off between two costs where lower is better on both axes (e.g. reconstruction
 /// MSE against FID), with labelled points, error bars and the Pareto front drawn as a step line.
 ///
 /// Labels are placed so that they overlap neither each other nor any marker: each label tries positions
 /// around its point (right, left, above, below, diagonals), then further out joined by a leader line.
+/// Among the positions next to the marker and the first ring out, one that crosses no error bar is preferred.
 public struct TradeoffPlot {
     /// The main title, e.g. naming the feature network the FID is computed with.
     public var title: String
@@ -125,6 +158,17 @@ public struct TradeoffPlot {
         }
     }
 
+    /// The plot area, axis ranges, error bars and labels as laid out for a `width` x `height` plot; nil for
+    /// an invalid size.
+    public func geometry(width: Double, height: Double) -> TradeoffGeometry? {
+        CairoCanvas.exclusively {
+            guard let layout = try? makeLayout(width: width, height: height) else { return nil }
+            return TradeoffGeometry(plot: layout.plot, xRange: layout.xAxis.lower...layout.xAxis.upper,
+                                    yRange: layout.yAxis.lower...layout.yAxis.upper, errorBars: layout.bars,
+                                    labels: layout.labels.sorted { $0.pointIndex < $1.pointIndex })
+        }
+    }
+
     /// A plain-text list of the points, for the SVG's description.
     private var summary: String {
         let entries = points.filter(\.isFinite).map { "\($0.label) (\($0.x), \($0.y))" }
@@ -144,6 +188,11 @@ private enum Metrics {
     /// Minimum clear space between a label and a marker or another label.
     static let clearance = 2.0
     static let paddingFractions = [0.06, 0.1, 0.15, 0.22, 0.3]
+    /// Half the length of an error bar's end cap.
+    static let errorBarCap = 3.0
+    /// Label candidates (in `labelCandidates` order: the 8 next to the marker and the first ring of 16) among
+    /// which one clear of error bars is preferred to the first one clear of labels and markers.
+    static let barAvoidingCandidates = 24
 }
 
 private struct TradeoffLayout {
@@ -152,6 +201,7 @@ private struct TradeoffLayout {
     var yAxis: Axis
     /// Marker centres of the drawn points, by point index.
     var centers: [Int: (x: Double, y: Double)]
+    var bars: [ErrorBarBox]
     var labels: [LabelBox]
     var front: [Int]
     var titleCenterY: Double
@@ -210,9 +260,10 @@ extension TradeoffPlot {
                 centers[index] = (plot.x + xAxis.fraction(points[index].x) * plot.width,
                                   plot.maxY - yAxis.fraction(points[index].y) * plot.height)
             }
-            let placement = placeLabels(centers: centers, plot: plot, canvas: canvas)
+            let bars = errorBars(centers: centers, plot: plot, xAxis: xAxis, yAxis: yAxis)
+            let placement = placeLabels(centers: centers, bars: bars.map(\.frame), plot: plot, canvas: canvas)
             let layout = TradeoffLayout(
-                plot: plot, xAxis: xAxis, yAxis: yAxis, centers: centers, labels: placement.labels,
+                plot: plot, xAxis: xAxis, yAxis: yAxis, centers: centers, bars: bars, labels: placement.labels,
                 front: Self.paretoFront(points), titleCenterY: titleCenterY, subtitleCenterY: subtitleCenterY,
                 legendCenterY: legendCenterY, collisions: placement.collisions)
             if best == nil || layout.collisions < best!.collisions { best = layout }
@@ -221,10 +272,34 @@ extension TradeoffPlot {
         return best!
     }
 
+    /// The error bars of the drawn points with a finite positive error, from cap to cap.
+    private func errorBars(centers: [Int: (x: Double, y: Double)], plot: PlotRect, xAxis: Axis, yAxis: Axis)
+        -> [ErrorBarBox] {
+        let cap = Metrics.errorBarCap
+        var bars: [ErrorBarBox] = []
+        for (index, center) in centers.sorted(by: { $0.key < $1.key }) {
+            let point = points[index]
+            if let error = point.xError, error.isFinite, error > 0 {
+                let left = plot.x + xAxis.fraction(point.x - error) * plot.width
+                let right = plot.x + xAxis.fraction(point.x + error) * plot.width
+                bars.append(ErrorBarBox(pointIndex: index, isHorizontal: true,
+                                        frame: PlotRect(x: left, y: center.y - cap, width: right - left, height: 2 * cap)))
+            }
+            if let error = point.yError, error.isFinite, error > 0 {
+                let top = plot.maxY - yAxis.fraction(point.y + error) * plot.height
+                let bottom = plot.maxY - yAxis.fraction(point.y - error) * plot.height
+                bars.append(ErrorBarBox(pointIndex: index, isHorizontal: false,
+                                        frame: PlotRect(x: center.x - cap, y: top, width: 2 * cap, height: bottom - top)))
+            }
+        }
+        return bars
+    }
+
     /// Greedy label placement: the most crowded points first, each taking the first candidate position that
-    /// stays inside the plot and clears all markers, all placed labels and all placed leader lines.
-    private func placeLabels(centers: [Int: (x: Double, y: Double)], plot: PlotRect, canvas: CairoCanvas)
-        -> (labels: [LabelBox], collisions: Int) {
+    /// stays inside the plot and clears all markers, all placed labels and all placed leader lines, and
+    /// preferably (among the first `Metrics.barAvoidingCandidates`) all error bars.
+    private func placeLabels(centers: [Int: (x: Double, y: Double)], bars: [PlotRect], plot: PlotRect,
+                             canvas: CairoCanvas) -> (labels: [LabelBox], collisions: Int) {
         let half = Metrics.markerHalfSide
         let markers = centers.mapValues { PlotRect(x: $0.x - half, y: $0.y - half, width: 2 * half, height: 2 * half) }
         let lineHeight = canvas.lineHeight(.pointLabel)
@@ -246,7 +321,13 @@ extension TradeoffPlot {
                         height: lineHeight + 2 * Metrics.labelPaddingY)
             var chosen: (frame: PlotRect, leader: Bool)?
             var fallback: (frame: PlotRect, leader: Bool, penalty: Double)?
-            for candidate in labelCandidates(center: center, width: size.width, height: size.height) {
+            // The first candidate clear of labels and markers but crossing an error bar.
+            var clearButOnBar: (frame: PlotRect, leader: Bool)?
+            for (rank, candidate) in labelCandidates(center: center, width: size.width, height: size.height).enumerated() {
+                if rank >= Metrics.barAvoidingCandidates, let clear = clearButOnBar {
+                    chosen = clear
+                    break
+                }
                 guard bounds.contains(candidate.frame) else { continue }
                 let grown = candidate.frame.outsetBy(Metrics.clearance)
                 let end = nearestPoint(in: candidate.frame, to: center)
@@ -260,13 +341,18 @@ extension TradeoffPlot {
                         && marker.intersectsSegment(from: center, to: end) { penalty += 50 }
                 }
                 if penalty == 0 {
-                    chosen = (candidate.frame, candidate.leader)
-                    break
+                    if rank >= Metrics.barAvoidingCandidates || !bars.contains(where: { grown.intersects($0) }) {
+                        chosen = (candidate.frame, candidate.leader)
+                        break
+                    }
+                    if clearButOnBar == nil { clearButOnBar = (candidate.frame, candidate.leader) }
+                    continue
                 }
                 if fallback == nil || penalty < fallback!.penalty {
                     fallback = (candidate.frame, candidate.leader, penalty)
                 }
             }
+            if chosen == nil, let clear = clearButOnBar { chosen = clear }
             if chosen == nil {
                 collisions += 1
                 chosen = fallback.map { ($0.frame, $0.leader) }
@@ -360,26 +446,19 @@ extension TradeoffPlot {
             canvas.setLine(width: 1)
         }
 
-        // Error bars.
-        for (index, center) in layout.centers {
-            let point = points[index]
-            let color = front.contains(index) ? Self.frontColor : Self.otherColor
-            canvas.setColor(color, alpha: 0.7)
-            canvas.setLine(width: 1.2)
-            let cap = 3.0
-            if let error = point.xError, error.isFinite, error > 0 {
-                let left = plot.x + layout.xAxis.fraction(point.x - error) * plot.width
-                let right = plot.x + layout.xAxis.fraction(point.x + error) * plot.width
-                canvas.line(from: (left, center.y), to: (right, center.y))
-                canvas.line(from: (left, center.y - cap), to: (left, center.y + cap))
-                canvas.line(from: (right, center.y - cap), to: (right, center.y + cap))
-            }
-            if let error = point.yError, error.isFinite, error > 0 {
-                let top = plot.maxY - layout.yAxis.fraction(point.y + error) * plot.height
-                let bottom = plot.maxY - layout.yAxis.fraction(point.y - error) * plot.height
-                canvas.line(from: (center.x, top), to: (center.x, bottom))
-                canvas.line(from: (center.x - cap, top), to: (center.x + cap, top))
-                canvas.line(from: (center.x - cap, bottom), to: (center.x + cap, bottom))
+        // Error bars: a thin line with a cap at each end.
+        canvas.setLine(width: 1.2)
+        for bar in layout.bars {
+            canvas.setColor(front.contains(bar.pointIndex) ? Self.frontColor : Self.otherColor, alpha: 0.7)
+            let f = bar.frame
+            if bar.isHorizontal {
+                canvas.line(from: (f.x, f.midY), to: (f.maxX, f.midY))
+                canvas.line(from: (f.x, f.y), to: (f.x, f.maxY))
+                canvas.line(from: (f.maxX, f.y), to: (f.maxX, f.maxY))
+            } else {
+                canvas.line(from: (f.midX, f.y), to: (f.midX, f.maxY))
+                canvas.line(from: (f.x, f.y), to: (f.maxX, f.y))
+                canvas.line(from: (f.x, f.maxY), to: (f.maxX, f.maxY))
             }
         }
 

@@ -29,7 +29,8 @@ public struct ReportJob {
         URL(fileURLWithPath: notebookPath).deletingLastPathComponent().appendingPathComponent("study-results").path
     }
 
-    /// Run folders under `runsDirectory` holding a checkpoint: the study's runs in study order, then the rest by name.
+    /// Run folders under `runsDirectory` holding a checkpoint: the study's runs in study order (the seeds
+    /// `<run>-s<seed>` of a run together, by seed), then the rest by name.
     public func runFolders() throws -> [RunFolder] {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: runsDirectory) } catch {
@@ -37,7 +38,12 @@ public struct ReportJob {
         }
         let order = Dictionary(uniqueKeysWithValues: (study?.runs ?? []).enumerated().map { ($1.name, $0) })
         return names.filter { FileManager.default.fileExists(atPath: runsDirectory + "/" + $0 + "/checkpoint.safetensors") }
-            .sorted { (order[$0] ?? Int.max, $0) < (order[$1] ?? Int.max, $1) }
+            .map { (name: $0, split: Study.splitSeededName($0)) }
+            .sorted { a, b in
+                let (ia, ib) = (order[a.name] ?? order[a.split.run] ?? Int.max, order[b.name] ?? order[b.split.run] ?? Int.max)
+                return (ia, a.split.run, a.split.seed ?? 0, a.name) < (ib, b.split.run, b.split.seed ?? 0, b.name)
+            }
+            .map(\.name)
             .map { RunFolder(path: runsDirectory + "/" + $0) }
     }
 
@@ -52,12 +58,16 @@ public struct ReportJob {
         var entries: [ReportEntry] = []
         var sheets: [String: [(title: String, file: String)]] = [:]
         var vaes: [(name: String, model: any GaussianVAE)] = []
+        // Of several seeds of a run, only the lowest gets sample sheets and a KL series.
+        let representatives = SeedAggregation.representativeFolders(folders.map(\.name))
         for folder in folders {
             let (results, reused) = try evaluation.evaluate(folder)
             log("\(folder.name): \(reused ? "cached results" : "evaluated")")
             let checkpoint = try Checkpoint.read(from: folder.checkpoint)
-            let reference = study?.runs.first { $0.name == results.run }?.referenceMSE
+            let reference = (study?.runs.first { $0.name == results.run }
+                ?? study?.runs.first { $0.name == Study.splitSeededName(results.run).run })?.referenceMSE
             entries.append(ReportEntry(folder: folder, results: results, training: checkpoint.training, referenceMSE: reference))
+            guard representatives.contains(folder.name) else { continue }
             sheets[results.run] = try writeSheets(checkpoint.model, run: results.run, folder: folder, test: test)
                 + (try copySamplerSheets(results, folder: folder))
             if let vae = checkpoint.model as? any GaussianVAE { vaes.append((results.run, vae)) }

@@ -66,9 +66,11 @@ public struct StudyReport {
     public func write(notebookPath: String, figures: String, extraFigures: [(title: String, file: String)] = [],
                       sheets: [String: [(title: String, file: String)]] = [:]) throws {
         try FileManager.default.createDirectory(atPath: figures, withIntermediateDirectories: true)
+        let seeded = hasSeededRuns
+        let (tradeoff, curves) = seeded ? (seedTradeoffPlot, seedTrainingCurves) : (tradeoffPlot, trainingCurves)
         for format in PlotFormat.allCases {
-            try writePlot(tradeoffPlot.render(format: format), to: figures + "/tradeoff.\(format.rawValue)")
-            try writePlot(trainingCurves.render(format: format), to: figures + "/training-curves.\(format.rawValue)")
+            try writePlot(tradeoff.render(format: format), to: figures + "/tradeoff.\(format.rawValue)")
+            try writePlot(curves.render(format: format), to: figures + "/training-curves.\(format.rawValue)")
         }
         let notebookFolder = URL(fileURLWithPath: notebookPath).deletingLastPathComponent().standardizedFileURL.path
         let relative = Self.relativePath(from: notebookFolder, to: URL(fileURLWithPath: figures).standardizedFileURL.path)
