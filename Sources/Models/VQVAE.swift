@@ -39,6 +39,9 @@ import Layers
 ///
 /// `encode` gives the quantised code vectors, position-major, flattened: [B, 49 * D] (so `decode(encode(x))`
 /// reconstructs); `negativeELBO` is nil (VQ-VAE defines no likelihood bound without its prior's log-likelihood).
+/// `sample` draws from the per-position prior stored in the checkpoint. The learned autoregressive prior
+/// (`CodePrior`) is a second training stage in its own file beside the checkpoint; its grids
+/// (`CodePrior.sampleCodes`) become images through `decode(codeIndices:)`.
 /// Provenance: van den Oord et al. 2017 (sections 3.1-3.2, appendix A.1 for the EMA update); Sonnet's
 /// `VectorQuantizerEMA` (Laplace smoothing of cluster sizes, eps 1e-5); Dhariwal et al. 2020 (Jukebox) for
 /// re-initialising dead codes from encoder outputs.
@@ -160,10 +163,28 @@ public final class VQVAE: GenerativeModel {
                              regularizer: Double(commitment.scalar))
     }
 
-    /// Draws a code grid from the prior for each sample and decodes it.
+    /// Pixel probabilities [count, 784] of code-index grids ([count * 49], image-major, each in 0..<K), decoded
+    /// `batchSize` grids at a time: e.g. the grids a `CodePrior` samples.
+    public func decode(codeIndices: [Int], batchSize: Int = 500) -> Tensor {
+        let p = Self.positions, width = p * configuration.codeSize, pixels = configuration.imageSize
+        precondition(codeIndices.count % p == 0 && batchSize >= 1,
+                     "VQVAE.decode(codeIndices:): \(codeIndices.count) indices is not a whole number of \(p)-position grids")
+        let count = codeIndices.count / p
+        var values: [Float] = []
+        values.reserveCapacity(count * pixels)
+        var start = 0
+        while start < count {
+            let size = min(batchSize, count - start)
+            let vectors = quantizer.vectors(of: Array(codeIndices[(start * p)..<((start + size) * p)]))
+            values += decode(vectors.reshaped([size, width])).data
+            start += size
+        }
+        return Tensor(shape: [count, pixels], data: values)
+    }
+
+    /// Draws a code grid from the per-position prior for each sample and decodes it.
     public func sample(count: Int, generator: inout SeededGenerator) -> Tensor {
-        let indices = prior.sample(count: count, generator: &generator)
-        return decode(quantizer.vectors(of: indices).reshaped([count, Self.positions * configuration.codeSize]))
+        decode(codeIndices: prior.sample(count: count, generator: &generator))
     }
 
     public func negativeELBO(_ images: Tensor, generator: inout SeededGenerator) -> [Double]? { nil }

@@ -107,10 +107,14 @@ public enum StudyError: Error, CustomStringConvertible, Equatable {
 /// `vae-train sweep`: trains every run of the study that has no finished checkpoint for its exact
 /// settings. A run with an unfinished checkpoint of the same settings resumes; a finished run with other
 /// settings is moved aside (`<run>.replaced-<time>`) and trained again, so no finished work is lost.
+/// A VQ-VAE run then gets its second stage, the code prior (`CodePriorTraining`), unless its folder already
+/// holds a prior that belongs to its checkpoint.
 public struct StudySweep {
     public var study: Study
     public var dataDirectory: String
     public var outputRoot: String
+    /// Epochs, batch size and learning rate of the code-prior stage; its seed and threads are the run's.
+    public var priorSettings = CodePriorTraining.defaultSettings
 
     public init(study: Study, dataDirectory: String, outputRoot: String) {
         self.study = study; self.dataDirectory = dataDirectory; self.outputRoot = outputRoot
@@ -145,7 +149,6 @@ public struct StudySweep {
             switch decision {
             case .skip:
                 log("\(run.name): finished checkpoint with these settings, skipped")
-                continue
             case .resume:
                 log("\(run.name): resuming")
             case .train:
@@ -155,7 +158,23 @@ public struct StudySweep {
                 try FileManager.default.moveItem(atPath: job.runFolder, toPath: aside)
                 log("\(run.name): settings changed; previous run moved to \(aside), training")
             }
-            try job.run(progress: progress(run.name))
+            if decision != .skip { try job.run(progress: progress(run.name)) }
+            if run.model.kind == .vqVAE { try trainPriorIfNeeded(run, runFolder: job.runFolder, log: log) }
+        }
+    }
+
+    /// The code-prior stage of a finished VQ-VAE run, unless its folder holds a prior of its checkpoint.
+    func trainPriorIfNeeded(_ run: Study.Run, runFolder: String, log: (String) -> Void) throws {
+        if CodePriorTraining.hasValidPrior(runFolder: runFolder) {
+            log("\(run.name): code prior of this checkpoint present, skipped")
+            return
+        }
+        log("\(run.name): training the code prior")
+        var settings = priorSettings
+        settings.seed = run.training.seed
+        settings.threads = run.training.threads
+        try CodePriorTraining.run(runFolder: runFolder, dataDirectory: dataDirectory, settings: settings) {
+            log("\(run.name): " + $0)
         }
     }
 }

@@ -13,7 +13,7 @@ struct VAETrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-train",
         abstract: "Train a model of the VAE study on MNIST and write its checkpoint.",
-        subcommands: [Train.self, Sweep.self, Classifier.self, Download.self],
+        subcommands: [Train.self, Sweep.self, Prior.self, Classifier.self, Download.self],
         defaultSubcommand: Train.self)
 }
 
@@ -55,7 +55,7 @@ struct Train: ParsableCommand {
 
 struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train every run of the study that has no finished checkpoint for its exact settings.")
+        abstract: "Train every run of the study that has no finished checkpoint for its exact settings, and the code prior of each vq_vae run that lacks one.")
 
     @Option(help: "Study file (default: fixtures/study.json in the repo).") var study: String?
     @Option(help: "Comma-separated run names to train (e.g. for one job of a batch array).") var only: String?
@@ -82,6 +82,48 @@ struct Sweep: ParsableCommand {
                           let reporter = ProgressReporter(runName: name, epochs: epochsByName[name]!)
                           return reporter.handle
                       })
+    }
+}
+
+struct Prior: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train the learned code prior of a finished vq_vae run (second stage): RUN_FOLDER/code-prior.safetensors.")
+
+    @Argument(help: "The run folder, holding checkpoint.safetensors of a finished vq_vae run.") var runFolder: String
+    @Option(help: "Epochs.") var epochs: Int = CodePriorTraining.defaultSettings.epochs
+    @Option(help: "Code grids per batch.") var batchSize: Int = CodePriorTraining.defaultSettings.batchSize
+    @Option(help: "Adam learning rate.") var lr: Double = CodePriorTraining.defaultSettings.learningRate
+    @Option(help: "Seed of every random draw.") var seed: UInt64 = CodePriorTraining.defaultSettings.seed
+    @Option(help: "Threads (the same seed and thread count give the same prior).") var threads: Int = CodePriorTraining.defaultSettings.threads
+    @Option(help: "MNIST folder the run was trained on (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
+    @Option(help: "Units per hidden layer of the prior's network (default \(CodePriorConfiguration(positions: 2, codes: 2).hiddenSize)).")
+    var hiddenSize: Int?
+    @Option(help: "Hidden layers of the prior's network (default \(CodePriorConfiguration(positions: 2, codes: 2).hiddenLayers)).")
+    var hiddenLayers: Int?
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
+        if let hiddenSize, hiddenSize < 1 { throw ValidationError("--hidden-size must be >= 1, got \(hiddenSize)") }
+        if let hiddenLayers, hiddenLayers < 1 { throw ValidationError("--hidden-layers must be >= 1, got \(hiddenLayers)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        guard FileManager.default.fileExists(atPath: runFolder + "/checkpoint.safetensors") else {
+            throw ValidationError("\(runFolder) holds no checkpoint.safetensors; pass the folder of a trained vq_vae run")
+        }
+    }
+
+    func run() throws {
+        let record = try CodePriorTraining.run(
+            runFolder: runFolder,
+            dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
+            settings: TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
+            hiddenSize: hiddenSize, hiddenLayers: hiddenLayers
+        ) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        let last = record.history.last!
+        print(String(format: "code prior: test NLL %.2f nats/grid (%.1f bits) after %d epochs; %.1f s encoding + %.1f s training -> %@",
+                     last.testNLL, last.testNLL / M_LN2, record.epochs, record.encodingSeconds, record.trainingSeconds,
+                     CodePriorTraining.priorPath(runFolder: runFolder)))
     }
 }
 

@@ -105,7 +105,7 @@ let opCases: [OpCase] = [
 @Suite struct GradientCheckTests {
     /// Every op: forward against the Double reference, and the gradient of L = sum(op(x) * w) from our
     /// autodiff (Float) against central differences of the Double reference (h = 1e-6).
-    @Test(arguments: opCases + vqOpCases + gmvaeOpCases + classifierOpCases + mmdOpCases)
+    @Test(arguments: opCases + vqOpCases + gmvaeOpCases + classifierOpCases + mmdOpCases + maskedLinearOpCases)
     func gradientMatchesFiniteDifferences(_ op: OpCase) {
         var generator = SeededGenerator(seed: 1234)
         let inputs: [Tensor] = op.shapes.enumerated().map { index, shape in

@@ -163,6 +163,17 @@ import Testing
         Self.expectRefused(try Programs.product("vae-eval", [folder.path, "--threads", "0"]), "--threads must be >= 1", status: 64)
     }
 
+    @Test func priorRefusesFoldersWithoutAVQCheckpoint() throws {
+        let folder = TemporaryFolder()
+        Self.expectRefused(try Programs.product("vae-train", ["prior", folder.path + "/none"]),
+                           "holds no checkpoint.safetensors; pass the folder of a trained vq_vae run", status: 64)
+        let run = try Self.trainedRun(folder)
+        let runFolder = URL(fileURLWithPath: run.checkpoint).deletingLastPathComponent().path
+        Self.expectRefused(try Programs.product("vae-train", ["prior", runFolder, "--epochs", "0"]), "--epochs must be >= 1", status: 64)
+        Self.expectRefused(try Programs.product("vae-train", ["prior", runFolder, "--data", run.data, "--threads", "1"]),
+                           "holds a mlp_vae model; a code prior needs a vq_vae checkpoint", status: 1)
+    }
+
     // MARK: Checkpoints
 
     /// Trains one epoch on a tiny set; returns (data folder, output root, checkpoint path).
