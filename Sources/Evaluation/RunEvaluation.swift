@@ -60,6 +60,9 @@ public struct EvaluationSettings: Codable, Equatable, Sendable {
     public var samplers: [String]?
     /// The gmm sampler's fit settings when "gmm" is among `samplers`.
     public var mixtureFit: MixtureFitSettings?
+    /// SHA-256 of the run's `code-prior.safetensors` when "learned" is among `samplers` (a retrained prior
+    /// invalidates the stored results).
+    public var codePriorSHA256: String?
 
     public init(seed: UInt64, gridSize: Int = 8, scale: Int = 1, dataChecksum: String,
                 generation: GenerationSettings? = nil, featureNetworkSHA256: String? = nil) {
@@ -88,6 +91,8 @@ public struct RunFolder: Sendable {
     public var results: String { path + "/results.json" }
     public var samples: String { path + "/samples.png" }
     public var trainingLog: String { path + "/train-log.jsonl" }
+    /// vq_vae's learned code prior (`vae-train prior`), used by the learned sampler.
+    public var codePrior: String { path + "/" + CodePrior.fileName }
 }
 
 /// Errors of the evaluator, one line each.
@@ -168,11 +173,18 @@ public enum RunEvaluation {
         let checkpointSHA256 = SHA256.hexDigest(of: fileBytes)
         let checkpoint = try Checkpoint.read(from: folder.checkpoint)
         let model = checkpoint.model
-        let samplers = try request.resolve(for: model.configuration.kind, run: folder.name)
+        var samplers = try request.resolve(for: model.configuration.kind, run: folder.name)
+        if request == .all, samplers.contains(.learned), !FileManager.default.fileExists(atPath: folder.codePrior) {
+            log("\(folder.name): no learned code prior (\(CodePrior.fileName)); skipping that sampler "
+                + "(train one with 'vae-train prior \(folder.path)')")
+            samplers.removeAll { $0 == .learned }
+        }
         var settings = requested
         if settings.generation != nil {
             settings.samplers = samplers.map(\.rawValue)
             settings.mixtureFit = samplers.contains(.gmm) ? mixtureFit : nil
+            settings.codePriorSHA256 = samplers.contains(.learned) && FileManager.default.fileExists(atPath: folder.codePrior)
+                ? SHA256.hexDigest(of: try SafeTensorsArchive.readFile(folder.codePrior)) : nil
         } else if request != .all, samplers != [.prior] {
             throw EvaluationError.invalidSetting("the samplers are compared by their generation metrics: "
                 + samplers.filter { $0 != .prior }.map(\.rawValue).joined(separator: ", ") + " need FID (drop --no-fid)")

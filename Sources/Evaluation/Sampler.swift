@@ -13,6 +13,10 @@ public enum SamplerKind: String, CaseIterable, Codable, Sendable {
     /// Ex-post density estimation: a Gaussian mixture fitted to the encoder means of the training images, sampled
     /// and decoded (`ExPostSampler`, cached next to the run by `MixtureSamplerCache`).
     case gmm
+    /// vq_vae's learned autoregressive prior over its 7 x 7 code grid (`CodePrior`, a MADE trained by
+    /// `vae-train prior` and stored next to the checkpoint as `code-prior.safetensors`): codes sampled position by
+    /// position in raster order, then decoded.
+    case learned
 
     /// Why this sampler does not apply to models of `kind`, or nil when it does.
     public func inapplicability(to kind: ModelKind) -> String? {
@@ -21,6 +25,8 @@ public enum SamplerKind: String, CaseIterable, Codable, Sendable {
             return nil
         case .gmm:
             return kind == .vqVAE ? "its codes are quantised codebook vectors, not a continuous latent" : nil
+        case .learned:
+            return kind == .vqVAE ? nil : "the learned sampler is an autoregressive prior over vq_vae's code grid"
         }
     }
 
@@ -36,6 +42,8 @@ public enum SamplerKind: String, CaseIterable, Codable, Sendable {
             return .prior(of: model)
         case .gmm:
             return try MixtureSamplerCache.prepare(model: model, context: context)
+        case .learned:
+            return try PreparedSampler.learned(model: model, context: context)
         }
     }
 
@@ -128,6 +136,20 @@ public struct PreparedSampler {
 }
 
 extension PreparedSampler {
+    /// vq_vae's learned code prior, loaded from the run folder and checked against the checkpoint; its fit cost is
+    /// the prior's recorded encoding and training seconds.
+    public static func learned(model: any GenerativeModel, context: SamplerContext) throws -> PreparedSampler {
+        guard let vq = model as? VQVAE else {
+            preconditionFailure("PreparedSampler.learned: needs a VQVAE, got \(type(of: model))")
+        }
+        let file = try CodePrior.readFile(from: context.folder.codePrior, checkpointSHA256: context.checkpointSHA256)
+        context.log("learned code prior: \(file.training.epochs) epochs, test NLL "
+                    + String(format: "%.2f", file.training.history.last?.testNLL ?? .nan) + " nats per grid")
+        return PreparedSampler(kind: .learned, fitSeconds: file.training.totalSeconds) { count, generator in
+            vq.decode(codeIndices: file.prior.sampleCodes(count: count, generator: &generator))
+        }
+    }
+
     /// The model's own prior (`GenerativeModel.sample`); nothing to fit.
     public static func prior(of model: any GenerativeModel) -> PreparedSampler {
         PreparedSampler(kind: .prior, fitSeconds: 0) { model.sample(count: $0, generator: &$1) }

@@ -50,7 +50,8 @@ extension StudyReport {
             md += "Gaussian mixture by EM (k-means++ initialisation, seed \(fit.seed), at most \(fit.iterations) iterations, "
             md += "tolerance \(fit.tolerance) nats per code) to the encoder means of the training images and decodes its samples "
             md += "(ex-post density estimation, Ghosh et al. 2020); it needs a continuous latent, so not vq_vae. "
-            md += "Every sampler's FID uses the same settings.\n"
+            md += "`learned` (vq_vae only) draws code grids from the autoregressive code prior trained by `vae-train prior` "
+            md += "(a MADE over the 49 positions) and decodes them. Every sampler's FID uses the same settings.\n"
         }
         md += "- Test MSE: mean over the 10,000 test images and 784 pixels of (x - decode(encode(x)))^2, x in [0, 1], "
         md += "with the deterministic code (the mean of q(z|x)). Negative ELBO: one sampled z, analytic KL, nats per image.\n"
@@ -102,8 +103,9 @@ extension StudyReport {
             row += " | " + fitted.map { name in s[name].map { f($0.fitSeconds, 1) } ?? "—" }.joined(separator: " | ")
             md += row + " |\n"
         }
-        md += "\n— : the sampler does not apply to the run (gmm needs a continuous latent) or was not evaluated. "
-        md += "Fit: encoding the training images and EM, when the fit was computed (it is cached next to the run).\n"
+        md += "\n— : the sampler does not apply to the run (gmm needs a continuous latent, learned is vq_vae's code prior) "
+        md += "or was not evaluated. Fit: for gmm encoding the training images and EM when the fit was computed (it is "
+        md += "cached next to the run); for learned encoding the training images and training the code prior.\n"
         return md
     }
 

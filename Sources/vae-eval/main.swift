@@ -60,7 +60,7 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Skip FID, KID and precision/recall.") var noFid = false
     @Flag(help: "Recompute even if results.json matches this checkpoint and these settings.") var force = false
     @Option(name: .customLong("sampler"),
-            help: "Where samples come from: prior (the model's own), gmm (a Gaussian mixture fitted to the encoder means of the training images, cached in the run folder), or all that apply; repeatable or a comma list.")
+            help: "Where samples come from: prior (the model's own), gmm (a Gaussian mixture fitted to the encoder means of the training images, cached in the run folder), learned (vq_vae's autoregressive code prior from 'vae-train prior'), or all that apply; repeatable or a comma list.")
     var samplers: [String] = []
     @OptionGroup var features: FeatureOptions
 

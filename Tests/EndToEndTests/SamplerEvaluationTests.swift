@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import Storage
 import Testing
 
 /// `vae-eval RUN --sampler ...` as a user runs it on a tiny trained run: the gmm sampler's FID and sample sheet in
@@ -66,6 +67,50 @@ import Testing
         #expect(refit.status == 0, "stderr: \(refit.stderr)")
         #expect(refit.stderr.contains("unreadable or corrupt"), "stderr: \(refit.stderr)")
         #expect((try Self.json(run + "/sampler-gmm.json"))["mixture"] != nil)
+    }
+
+    /// vq_vae's learned code prior as a sampler: refused with a pointer to `vae-train prior` while the run has no
+    /// prior, skipped by `all`; once trained it is evaluated, and retraining it invalidates the stored results.
+    @Test func learnedSamplerEndToEnd() throws {
+        let tiny = try TinyTrainedRun(model: "vq_vae", trainCount: 64, testCount: 16, batchSize: 32)
+        let data = tiny.data, run = tiny.run
+        let base = [run, "--data", data, "--threads", "1", "--fid-samples", "40", "--fid-draws", "2", "--kid-subsets", "5",
+                    "--kid-subset-size", "10"]
+
+        let missing = try Executables.run("vae-eval", base + ["--sampler", "learned"])
+        let errors = missing.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+        #expect(missing.status != 0 && errors.count == 1 && errors.first?.contains("vae-train prior") == true, "\(missing.stderr)")
+
+        let withoutPrior = try Executables.run("vae-eval", base + ["--sampler", "all"])
+        try #require(withoutPrior.status == 0, "stderr: \(withoutPrior.stderr)")
+        #expect(withoutPrior.stderr.contains("no learned code prior"), "stderr: \(withoutPrior.stderr)")
+        #expect(Set(((try Self.json(run + "/results.json"))["samplers"] as? [String: Any] ?? [:]).keys) == ["prior"])
+
+        func trainPrior(seed: Int) throws {
+            let stage = try Executables.run("vae-train", ["prior", run, "--data", data, "--threads", "1", "--epochs", "1",
+                                                          "--batch-size", "16", "--hidden-size", "64", "--seed", String(seed)])
+            try #require(stage.status == 0, "vae-train prior failed: \(stage.stderr)")
+        }
+        try trainPrior(seed: 1)
+        let first = try Executables.run("vae-eval", base + ["--sampler", "all"])
+        try #require(first.status == 0, "stderr: \(first.stderr)")
+        let results = try Self.json(run + "/results.json")
+        let samplers = try #require(results["samplers"] as? [String: Any])
+        #expect(Set(samplers.keys) == ["prior", "learned"])
+        let learned = try #require(samplers["learned"] as? [String: Any])
+        #expect((learned["fitSeconds"] as? Double ?? 0) > 0 && learned["samplesImage"] as? String == "samples-learned.png")
+        let fid = try #require((learned["generation"] as? [String: Any])?["fid"] as? [String: Any])
+        #expect((fid["values"] as? [Double])?.count == 2 && (fid["values"] as? [Double])?.allSatisfy { $0.isFinite && $0 > 0 } == true)
+        let settings = try #require(results["settings"] as? [String: Any])
+        let priorBytes = try Data(contentsOf: URL(fileURLWithPath: run + "/code-prior.safetensors"))
+        #expect(settings["codePriorSHA256"] as? String == SHA256.hexDigest(of: [UInt8](priorBytes)))
+        #expect(try PNGFile.read(contentsOf: run + "/samples-learned.png") != (try PNGFile.read(contentsOf: run + "/samples.png")))
+
+        let again = try Executables.run("vae-eval", base + ["--sampler", "all"])
+        #expect(again.status == 0 && again.stderr.contains("results: cached"), "stderr: \(again.stderr)")
+        try trainPrior(seed: 2)
+        let retrained = try Executables.run("vae-eval", base + ["--sampler", "all"])
+        #expect(retrained.status == 0 && !retrained.stderr.contains("results: cached"), "stderr: \(retrained.stderr)")
     }
 
     @Test func samplerRequestsThatCannotBeMetAreOneLineErrors() throws {

@@ -11,12 +11,13 @@ import Testing
 @Suite struct SamplerTests {
     @Test func applicabilityFollowsTheLatent() {
         for kind in ModelKind.allCases {
-            #expect(SamplerKind.applicable(to: kind) == (kind == .vqVAE ? [.prior] : [.prior, .gmm]), "\(kind)")
+            #expect(SamplerKind.applicable(to: kind) == (kind == .vqVAE ? [.prior, .learned] : [.prior, .gmm]), "\(kind)")
         }
     }
 
     @Test func inapplicableSamplerIsAOneLineErrorNamingRunAndApplicableSamplers() throws {
-        #expect(try SamplerRequest.all.resolve(for: .vqVAE, run: "vq_vae") == [.prior])
+        #expect(try SamplerRequest.all.resolve(for: .vqVAE, run: "vq_vae") == [.prior, .learned])
+        #expect(throws: SamplerError.self) { try SamplerRequest.only([.learned]).resolve(for: .mlpVAE, run: "vae_std_z20") }
         #expect(try SamplerRequest.all.resolve(for: .wae, run: "wae") == [.prior, .gmm])
         #expect(try SamplerRequest.only([.gmm, .prior, .gmm]).resolve(for: .gmVAE, run: "gm_vae") == [.prior, .gmm])
         do {
@@ -25,7 +26,7 @@ import Testing
         } catch let error as SamplerError {
             let text = error.description
             #expect(!text.contains("\n"))
-            #expect(text.contains("gmm") && text.contains("vq_vae-s2") && text.hasSuffix("applicable samplers: prior"), "\(text)")
+            #expect(text.contains("gmm") && text.contains("vq_vae-s2") && text.hasSuffix("applicable samplers: prior, learned"), "\(text)")
         }
     }
 
@@ -36,7 +37,7 @@ import Testing
         #expect(try SamplerRequest.parse(["gmm", "prior"]) == .only([.gmm, .prior]))
         #expect(try SamplerRequest.parse(["prior", "all"]) == .all)
         #expect(throws: SamplerError.unknown("flow")) { try SamplerRequest.parse(["prior,flow"]) }
-        #expect(SamplerError.unknown("flow").description.contains("prior, gmm, all"))
+        #expect(SamplerError.unknown("flow").description.contains("prior, gmm, learned, all"))
     }
 
     // MARK: The gmm sampler's cache
