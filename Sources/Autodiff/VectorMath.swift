@@ -106,6 +106,24 @@ public enum VectorMath {
         return total
     }
 
+    /// Whether every value is finite (no NaN, no infinity): tests the exponent bits 16 lanes at a time, so a
+    /// scan of all parameters after every step costs a fraction of `contains { !$0.isFinite }`.
+    public static func allFinite(_ values: UnsafeBufferPointer<Float>) -> Bool {
+        guard let base = values.baseAddress else { return true }
+        let exponent: UInt32 = 0x7f80_0000
+        var i = 0
+        var saturated = SIMD16<UInt32>()
+        while i + 16 <= values.count {
+            let bits = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<UInt32>.self)
+            // A lane stays all-zero unless its exponent field is all ones (NaN or infinity).
+            saturated |= SIMD16<UInt32>(repeating: 0).replacing(with: 1, where: (bits & exponent) .== exponent)
+            i += 16
+        }
+        if saturated != SIMD16<UInt32>() { return false }
+        while i < values.count { if !values[i].isFinite { return false }; i += 1 }
+        return true
+    }
+
     /// |x| lane by lane (clears the sign bits).
     @inline(__always)
     public static func magnitude(_ x: Lanes) -> Lanes {

@@ -103,4 +103,20 @@ import Testing
         let worstSlope = zip(l.grad!, naiveSlope).map { abs($0 - $1) }.max()!
         #expect(worstSlope <= 2.5e-7, "slope differs from the naive loop by \(worstSlope)")
     }
+
+    /// The SIMD finiteness scan against `contains { !$0.isFinite }`, with the bad value in every position
+    /// (SIMD body and tail) and of every kind.
+    @Test(arguments: [Float.nan, -.nan, .infinity, -.infinity, .signalingNaN])
+    func allFiniteMatchesNaiveScan(bad: Float) {
+        var values = (0..<37).map { Float($0) - 18.5 }
+        values += [.greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, -0.0]
+        #expect(values.withUnsafeBufferPointer(VectorMath.allFinite))
+        for position in values.indices {
+            var copy = values
+            copy[position] = bad
+            let fast = copy.withUnsafeBufferPointer(VectorMath.allFinite)
+            #expect(fast == !copy.contains { !$0.isFinite }, "position \(position)")
+        }
+        #expect([Float]().withUnsafeBufferPointer(VectorMath.allFinite))
+    }
 }
