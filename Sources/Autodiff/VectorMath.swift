@@ -24,7 +24,10 @@ public enum VectorMath {
     @inline(__always)
     public static func expNonPositive(_ x: Lanes) -> Lanes {
         let clamped = x.replacing(with: -104, where: x .< -104)
-        let n = (clamped * 1.44269504088896341).rounded(.toNearestOrEven)
+        // n = round(x / ln 2) by the 1.5 * 2^23 trick: the sum's last mantissa bits are n, read back without a
+        // Float-to-Int conversion (which would trap on NaN; a NaN input gives a NaN result instead).
+        let shifted = clamped * 1.44269504088896341 + 12_582_912
+        let n = shifted - 12_582_912
         var r = clamped - n * ln2High
         r = r - n * ln2Low
         let r2 = r * r
@@ -36,7 +39,7 @@ public enum VectorMath {
         p = p * r + 5.0000001201e-1
         let er = p * r2 + r + 1
         // 2^n = 2^half * 2^(n - half), each factor a normal Float (n >= -150, so both >= -75 > -127).
-        let ni = SIMD16<Int32>(n)
+        let ni = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
         let half = ni &>> 1
         let rest = ni &- half
         let scale1 = unsafeBitCast((half &+ 127) &<< 23, to: Lanes.self)

@@ -45,6 +45,11 @@ import Testing
         #expect(worst.ulps <= 1, "exp: \(worst.ulps) ulp at \(worst.at)")
         #expect(VectorMath.expNonPositive(0) == 1)
         #expect(VectorMath.expNonPositive(-.infinity) == 0)
+        #expect(VectorMath.expNonPositive(.nan).isNaN)
+        #expect(VectorMath.log1pUnit(.nan).isNaN)
+        // A diverged model's NaN logits must give a NaN loss (the trainer reports it), not a trap.
+        #expect(VectorMath.bceWithLogits(.nan, 0.5).loss.isNaN && VectorMath.bceWithLogits(.nan, 0.5).slope.isNaN)
+        #expect(VectorMath.bceWithLogits(.infinity, 1).slope == 0 && VectorMath.bceWithLogits(-.infinity, 0).slope == 0)
     }
 
     @Test func log1pUnitIsWithinOneAndAHalfUlps() {
