@@ -124,4 +124,24 @@ import Testing
         }
         #expect([Float]().withUnsafeBufferPointer(VectorMath.allFinite))
     }
+
+    /// The specialised relu against the generic `mapElements` form it replaced: identical values and gradients,
+    /// including zeros of both signs and an upstream gradient with NaN and infinities.
+    @Test func reluMatchesMapElementsReference() {
+        var g = SeededGenerator(seed: 9)
+        var values = (0..<1000).map { _ in g.nextUniform(in: -3, 3) }
+        values += [0, -0.0, .infinity, -.infinity, .leastNonzeroMagnitude]
+        var upstream = (0..<values.count).map { _ in g.nextUniform(in: -2, 2) }
+        upstream[3] = .nan; upstream[4] = .infinity; upstream[5] = -.infinity
+        func run(_ op: (Tensor) -> Tensor) -> ([Float], [Float]) {
+            let x = Tensor(shape: [values.count], data: values, requiresGrad: true)
+            let y = op(x)
+            (y * Tensor(shape: [values.count], data: upstream)).sum().backward()
+            return (y.data, x.grad!)
+        }
+        let (fast, fastGrad) = run { $0.relu() }
+        let (reference, referenceGrad) = run { $0.mapElements({ max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 }) }
+        #expect(fast.map(\.bitPattern) == reference.map(\.bitPattern))
+        #expect(fastGrad.map(\.bitPattern) == referenceGrad.map(\.bitPattern))
+    }
 }
