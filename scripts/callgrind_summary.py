@@ -53,7 +53,6 @@ def table(paths):
     return total, agg, sorted(other, reverse=True)
 INCL = [('Tensor.binaryCrossEntropy (forward, incl.)', '$s8Autodiff6TensorC18binaryCrossEntropy6logits7targetsA2C_ACtFZ'),
         ('Adam.update (incl.)', '$s10Optimizers4AdamC6updateyyF'),
-        ('Trainer.checkFinite (incl.)', '$s8Training7TrainerC11checkFinite5epoch5batchySi_SitKF'),
         ('model loss = forward pass (incl.)', 'GaussianVAEPAAE4loss'),
         ('Tensor.backward (incl.)', '$s8Autodiff6TensorC8backwardyyF')]
 def summary(paths):
@@ -84,4 +83,4 @@ for label in before[2]:
     b, a = before[2][label], after[2][label]
     print('| %s | %.1f | %.1f%% | %.1f | %.1f%% | %s |' % (label, b / 1e6, 100 * b / before[0], a / 1e6, 100 * a / after[0],
           ('%+.0f%%' % (100 * (a / b - 1))) if b else 'n/a'))
-print('checkpoint write (once per epoch, not in the step total): %.1f M before, %.1f M after' % (before[1][CATS[0][0]] / 1e6, after[1][CATS[0][0]] / 1e6))
+print('\nCheckpoint write (once per epoch, not in the step total): %.1f M before, %.1f M after.' % (before[1][CATS[0][0]] / 1e6, after[1][CATS[0][0]] / 1e6))
