@@ -11,9 +11,10 @@ public enum Parallel {
 
     static var workers: Int { max(1, BLASRuntime.threadCount) }
 
-    /// Calls `body` on disjoint ranges covering 0..<count, in parallel when `count` is large enough.
-    public static func forEachRange(_ count: Int, _ body: (Range<Int>) -> Void) {
-        let workers = count >= minimumParallelCount ? self.workers : 1
+    /// Calls `body` on disjoint ranges covering 0..<count, in parallel when `count * itemSize` (the elements
+    /// touched, for items such as rows of `itemSize` elements) is large enough.
+    public static func forEachRange(_ count: Int, itemSize: Int = 1, _ body: (Range<Int>) -> Void) {
+        let workers = count * itemSize >= minimumParallelCount ? min(self.workers, count) : 1
         if workers == 1 { body(0..<count); return }
         let chunk = (count + workers - 1) / workers
         DispatchQueue.concurrentPerform(iterations: workers) { w in

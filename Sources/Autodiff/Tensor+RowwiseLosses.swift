@@ -18,27 +18,33 @@ extension Tensor {
                      "binaryCrossEntropyPerRow: logits \(logits.shape) vs targets \(targets.shape)")
         let rows = logits.shape[0], batch = targets.shape[0], pixels = logits.shape[1]
         let l = logits.data, t = targets.data
+        // One pass per row computes the loss terms and the slopes sigmoid(l) - t with `VectorMath` (one exp per
+        // element; the naive loop is kept in the tests); rows are independent, so any thread split gives the same
+        // values.
         var values = [Float](repeating: 0, count: rows)
-        l.withUnsafeBufferPointer { pl in t.withUnsafeBufferPointer { pt in
-            for r in 0..<rows {
-                let lr = pl.baseAddress! + r * pixels, tr = pt.baseAddress! + (r % batch) * pixels
-                var total = 0.0
-                for p in 0..<pixels {
-                    let v = lr[p]
-                    total += Double(max(v, 0) - v * tr[p] + log1p(Foundation.exp(-abs(v))))
+        var slope = [Float](repeating: 0, count: rows * pixels)
+        values.withUnsafeMutableBufferPointer { pv in slope.withUnsafeMutableBufferPointer { ps in
+            l.withUnsafeBufferPointer { pl in t.withUnsafeBufferPointer { pt in
+                Parallel.forEachRange(rows, itemSize: pixels) { range in
+                    for r in range {
+                        let lr = pl.baseAddress! + r * pixels, tr = pt.baseAddress! + (r % batch) * pixels
+                        pv[r] = Float(VectorMath.binaryCrossEntropy(logits: lr, targets: tr, count: pixels,
+                                                                    slopes: ps.baseAddress! + r * pixels))
+                    }
                 }
-                values[r] = Float(total)
-            }
+            } }
         } }
         return Tensor(shape: [rows], data: values, inputs: [logits, targets]) { out in
             let g = out.grad!
             if logits.requiresGrad {
-                logits.withGrad { d in l.withUnsafeBufferPointer { pl in t.withUnsafeBufferPointer { pt in
-                    for r in 0..<rows {
-                        let base = r * pixels, tr = pt.baseAddress! + (r % batch) * pixels
-                        for p in 0..<pixels { d[base + p] += g[r] * (stableSigmoid(pl[base + p]) - tr[p]) }
+                logits.withGrad { d in slope.withUnsafeBufferPointer { ps in
+                    Parallel.forEachRange(rows, itemSize: pixels) { range in
+                        for r in range {
+                            let base = r * pixels, gr = g[r]
+                            for p in 0..<pixels { d[base + p] += gr * ps[base + p] }
+                        }
                     }
-                } } }
+                } }
             }
             if targets.requiresGrad {
                 targets.withGrad { d in

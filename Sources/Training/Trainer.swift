@@ -145,7 +145,7 @@ public final class Trainer {
     /// Throws `TrainingError.diverged` if a parameter or buffer holds a NaN or an infinity.
     func checkFinite(epoch: Int, batch: Int) throws {
         for (kind, tensors) in [("parameter", model.namedParameters), ("buffer", model.namedBuffers)] {
-            if let bad = tensors.first(where: { $0.tensor.data.contains { !$0.isFinite } }) {
+            if let bad = tensors.first(where: { !$0.tensor.data.withUnsafeBufferPointer(VectorMath.allFinite) }) {
                 throw TrainingError.diverged(run: runName, epoch: epoch, batch: batch, what: "\(kind) \(bad.name) is not finite")
             }
         }
