@@ -144,6 +144,12 @@ public enum GenerationEvaluation {
         samples(count: count, generator: &generator, batchSize: batchSize) { model.sample(count: $0, generator: &$1) }
     }
 
+    /// `count` images [count * imageSize] from `sampler`, drawn `batchSize` at a time.
+    public static func samples(from sampler: PreparedSampler, count: Int, generator: inout SeededGenerator,
+                               batchSize: Int = 500) -> [Float] {
+        samples(count: count, generator: &generator, batchSize: batchSize) { sampler.sample(count: $0, generator: &$1) }
+    }
+
     /// `count` images from `draw(size, &generator)`, called for `batchSize` at a time, as one row-major array.
     static func samples(count: Int, generator: inout SeededGenerator, batchSize: Int = 500,
                         draw: (Int, inout SeededGenerator) -> Tensor) -> [Float] {

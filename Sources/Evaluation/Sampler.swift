@@ -2,6 +2,7 @@ import Autodiff
 import Datasets
 import Foundation
 import Models
+import Storage
 
 /// How generated images are drawn from a trained model at evaluation time; the checkpoint stays the same.
 ///
@@ -136,6 +137,22 @@ public struct PreparedSampler {
 }
 
 extension PreparedSampler {
+    /// Prepares `kind` for the run in `folder` outside an evaluation (`vae-eval sample`): checks that it applies to
+    /// the run's model, and for gmm reuses the cached fit (or fits and caches it) on the training set in
+    /// `dataDirectory` with `mixtureFit`, the same cache an evaluation with that fit seed uses.
+    public static func forRun(_ folder: RunFolder, model: any GenerativeModel, kind: SamplerKind, dataDirectory: String,
+                              mixtureFit: MixtureFitSettings = MixtureFitSettings(),
+                              log: @escaping (String) -> Void = { _ in }) throws -> PreparedSampler {
+        _ = try SamplerRequest.only([kind]).resolve(for: model.configuration.kind, run: folder.name)
+        if kind == .prior { return .prior(of: model) }
+        let checkpointSHA256 = SHA256.hexDigest(of: try SafeTensorsArchive.readFile(folder.checkpoint))
+        let dataChecksum = kind == .gmm ? try MNIST.checksumOfFiles(in: dataDirectory) : ""
+        let context = SamplerContext(folder: folder, checkpointSHA256: checkpointSHA256, dataChecksum: dataChecksum,
+                                     mixtureFit: mixtureFit,
+                                     trainingSet: { try MNIST.load(split: .train, from: dataDirectory) }, log: log)
+        return try kind.prepare(for: model, context: context)
+    }
+
     /// vq_vae's learned code prior, loaded from the run folder and checked against the checkpoint; its fit cost is
     /// the prior's recorded encoding and training seconds.
     public static func learned(model: any GenerativeModel, context: SamplerContext) throws -> PreparedSampler {

@@ -210,8 +210,14 @@ struct Sample: ParsableCommand {
     @Option(help: "Output file (.npy, or NAME-idx3-ubyte for IDX).") var out: String
     @Option(help: "Seed of the sample draw.") var seed: UInt64 = 0
     @Option(help: "Threads for BLAS.") var threads: Int = 2
+    @Option(help: "Where samples come from: prior, gmm (fitted with seed 0 and cached in the run folder, as vae-eval does) or learned (vq_vae).")
+    var sampler: String = "prior"
+    @Option(help: "MNIST folder for the gmm fit (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
 
     func validate() throws {
+        guard SamplerKind(rawValue: sampler) != nil else {
+            throw ValidationError("--sampler must be one of \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(sampler)'")
+        }
         guard count >= 1 else { throw ValidationError("--count must be >= 1, got \(count)") }
         guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
     }
@@ -226,10 +232,13 @@ struct Sample: ParsableCommand {
         guard model.configuration.imageSize == ImageSetFile.side * ImageSetFile.side else {
             throw EvaluationError.invalidSetting("the model makes \(model.configuration.imageSize)-pixel images, not 28x28")
         }
+        let dataDirectory = MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath)
+        let prepared = try PreparedSampler.forRun(folder, model: model, kind: SamplerKind(rawValue: sampler)!,
+                                                  dataDirectory: dataDirectory, log: logLine)
         var generator = SeededGenerator(seed: seed)
-        let images = GenerationEvaluation.samples(of: model, count: count, generator: &generator)
+        let images = GenerationEvaluation.samples(from: prepared, count: count, generator: &generator)
         try ImageSetFile.write(images, count: count, to: out)
-        print("\(count) samples of \(folder.name) (seed \(seed)) -> \(out)")
+        print("\(count) samples of \(folder.name) (\(sampler) sampler, seed \(seed)) -> \(out)")
     }
 }
 

@@ -61,6 +61,15 @@ import Testing
         let all = try Executables.run("vae-eval", base + ["--sampler", "all"])
         #expect(all.status == 0 && all.stderr.contains("results: cached"), "stderr: \(all.stderr)")
 
+        // `vae-eval sample --sampler gmm` draws from the cached fit (seed 0, as the evaluation's) without refitting.
+        let npy = tiny.folder.path + "/gmm.npy"
+        let sample = try Executables.run("vae-eval", ["sample", run, "--count", "30", "--out", npy, "--sampler", "gmm",
+                                                      "--data", data, "--threads", "1"])
+        #expect(sample.status == 0 && sample.stderr.contains("gmm sampler: cached fit"), "stderr: \(sample.stderr)")
+        #expect((try Data(contentsOf: URL(fileURLWithPath: npy))).count > 30 * 784)
+        let badSampler = try Executables.run("vae-eval", ["sample", run, "--count", "3", "--out", npy, "--sampler", "flow"])
+        #expect(badSampler.status != 0 && badSampler.stderr.contains("--sampler must be one of"), "\(badSampler.stderr)")
+
         // A corrupt cached fit is refitted with a log line, not a crash.
         try Data("{\"format\": ".utf8).write(to: URL(fileURLWithPath: run + "/sampler-gmm.json"))
         let refit = try Executables.run("vae-eval", base + ["--sampler", "gmm", "--force"])
@@ -108,6 +117,13 @@ import Testing
 
         let again = try Executables.run("vae-eval", base + ["--sampler", "all"])
         #expect(again.status == 0 && again.stderr.contains("results: cached"), "stderr: \(again.stderr)")
+        // `vae-eval sample --sampler learned` exports the learned prior's samples; gmm is refused for vq_vae.
+        let npy = tiny.folder.path + "/learned.npy"
+        let sample = try Executables.run("vae-eval", ["sample", run, "--count", "20", "--out", npy, "--sampler", "learned", "--threads", "1"])
+        #expect(sample.status == 0 && sample.stdout.contains("learned sampler"), "stderr: \(sample.stderr)")
+        #expect((try Data(contentsOf: URL(fileURLWithPath: npy))).count > 20 * 784)
+        let gmm = try Executables.run("vae-eval", ["sample", run, "--count", "20", "--out", npy + "2", "--sampler", "gmm", "--data", data])
+        #expect(gmm.status != 0 && gmm.stderr.contains("does not apply"), "stderr: \(gmm.stderr)")
         try trainPrior(seed: 2)
         let retrained = try Executables.run("vae-eval", base + ["--sampler", "all"])
         #expect(retrained.status == 0 && !retrained.stderr.contains("results: cached"), "stderr: \(retrained.stderr)")
