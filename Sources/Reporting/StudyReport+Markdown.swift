@@ -17,6 +17,11 @@ extension StudyReport {
         md += "## Plots\n\n"
         md += "![MSE vs FID tradeoff](\(figuresLink)/tradeoff.png)\n\n"
         md += "Vector versions: [SVG](\(figuresLink)/tradeoff.svg), [PDF](\(figuresLink)/tradeoff.pdf).\n\n"
+        if bestSamplerTradeoffPlot != nil {
+            md += "![MSE vs FID tradeoff, each run with its best sampler](\(figuresLink)/tradeoff-best-sampler.png)\n\n"
+            md += "Vector versions: [SVG](\(figuresLink)/tradeoff-best-sampler.svg), "
+            md += "[PDF](\(figuresLink)/tradeoff-best-sampler.pdf).\n\n"
+        }
         md += "![Training curves](\(figuresLink)/training-curves.png)\n\n"
         for figure in extraFigures { md += "![\(figure.title)](\(figuresLink)/\(figure.file))\n\n" }
         if !sheets.isEmpty {

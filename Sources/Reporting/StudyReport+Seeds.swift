@@ -33,6 +33,28 @@ extension StudyReport {
         }
     }
 
+    /// One point per group at its best sampler: the sampler with the lowest mean FID over seeds, named in the label
+    /// (`run (gmm)`); error bars as in `tradeoffPoints`. Groups without any FID are left out.
+    static func bestSamplerPoints(_ groups: [SeedGroup]) -> [ScatterPoint] {
+        groups.compactMap { g in
+            guard let (sampler, fid) = g.fid.min(by: { ($0.value.overSeeds.mean, $0.key) < ($1.value.overSeeds.mean, $1.key) })
+            else { return nil }
+            return ScatterPoint(label: "\(g.run) (\(sampler))", x: g.mse.mean, y: fid.overSeeds.mean,
+                                xError: g.mse.standardDeviation, yError: fid.overSeeds.standardDeviation)
+        }
+    }
+
+    /// The tradeoff with each run at its best sampler (`bestSamplerPoints`); nil when no run was evaluated with a
+    /// sampler besides the prior.
+    public var bestSamplerTradeoffPlot: TradeoffPlot? {
+        let groups = seedGroups
+        guard groups.contains(where: { $0.fid.keys.contains { $0 != SeedAggregation.priorSampler } }) else { return nil }
+        return TradeoffPlot(title: "Reconstruction vs generation, each run with its best sampler",
+                            subtitle: "means over training seeds, error bars ±1 std over seeds; sampler with the lowest mean FID in brackets",
+                            xLabel: "test reconstruction MSE (per pixel, [0, 1] scale)", yLabel: "FID (LeNet features)",
+                            points: Self.bestSamplerPoints(groups))
+    }
+
     /// The tradeoff plot at the group means with error bars of ± 1 std over seeds (MSE and FID).
     public var seedTradeoffPlot: TradeoffPlot {
         let groups = seedGroups

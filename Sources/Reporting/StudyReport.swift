@@ -71,6 +71,9 @@ public struct StudyReport {
         for format in PlotFormat.allCases {
             try writePlot(tradeoff.render(format: format), to: figures + "/tradeoff.\(format.rawValue)")
             try writePlot(curves.render(format: format), to: figures + "/training-curves.\(format.rawValue)")
+            if let best = bestSamplerTradeoffPlot {
+                try writePlot(best.render(format: format), to: figures + "/tradeoff-best-sampler.\(format.rawValue)")
+            }
         }
         let notebookFolder = URL(fileURLWithPath: notebookPath).deletingLastPathComponent().standardizedFileURL.path
         let relative = Self.relativePath(from: notebookFolder, to: URL(fileURLWithPath: figures).standardizedFileURL.path)

@@ -29,6 +29,30 @@ import Training
             .map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } }
     }
 
+    /// Each run at the sampler with its lowest mean FID; no such plot without a sampler besides the prior.
+    @Test func bestSamplerPlotPicksTheLowestMeanFIDPerRun() throws {
+        #expect(StudyReport(entries: Self.entries(Self.runs), title: "t", featureNetworkDescription: "L").bestSamplerTradeoffPlot == nil)
+        func withGMM(_ run: (String, EvaluationResults), _ draws: [Double]) -> (folder: String, results: EvaluationResults) {
+            var results = run.1
+            var generation = results.generation!
+            generation.fid = FIDSummary(values: draws)
+            results.samplers = ["prior": SamplerResults(generation: results.generation!, fitSeconds: 0, samplesImage: "samples.png"),
+                                "gmm": SamplerResults(generation: generation, fitSeconds: 1, samplesImage: "samples-gmm.png")]
+            return (run.0, results)
+        }
+        // beta_vae_4's gmm FID (~150) is below its prior FID (~550); vae_std_z20's gmm FID (~900) is above its prior's.
+        let runs = Self.runs.map { run -> (folder: String, results: EvaluationResults) in
+            if run.0.hasPrefix("beta_vae_4-") { return withGMM(run, [150, 152]) }
+            if run.0.hasPrefix("vae_std_z20-") { return withGMM(run, [900, 901]) }
+            return (run.0, run.1)
+        }
+        let plot = try #require(StudyReport(entries: Self.entries(runs), title: "t", featureNetworkDescription: "L").bestSamplerTradeoffPlot)
+        let beta = try #require(plot.points.first { $0.label.hasPrefix("beta_vae_4") })
+        #expect(beta.label == "beta_vae_4 (gmm)" && abs(beta.y - 151) < 1e-9)
+        let std = try #require(plot.points.first { $0.label.hasPrefix("vae_std_z20 ") })
+        #expect(std.label == "vae_std_z20 (prior)" && abs(std.y - 400) < 1e-9)
+    }
+
     @Test func seededNotebookHasOneRowPerRunAndTheComparisons() throws {
         let report = StudyReport(entries: Self.entries(Self.runs), title: "seeds", featureNetworkDescription: "LeNet")
         #expect(report.hasSeededRuns)
