@@ -26,7 +26,7 @@ public enum Parallel {
     /// Calls `body(range, worker)` for the fixed blocks [b * block, min(count, (b + 1) * block)) of 0..<count, spread
     /// over `workers` threads (worker w takes blocks w, w + workers, ...; `worker` indexes per-thread scratch). The
     /// blocks depend only on `count` and `block`, so work that writes per-block results gives the same values for
-    /// any number of workers. For use inside `BLASRuntime.withSerialCalls`, which supplies `workers`.
+    /// any number of workers. BLAS calls inside `body` should pass `parallel: false`: the workers are busy.
     public static func forEachBlock(_ count: Int, block: Int, workers: Int, _ body: (_ range: Range<Int>, _ worker: Int) -> Void) {
         precondition(block >= 1 && workers >= 1, "Parallel.forEachBlock: block \(block) and workers \(workers) must be >= 1")
         let blocks = (count + block - 1) / block

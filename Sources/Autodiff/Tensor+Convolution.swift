@@ -4,15 +4,20 @@ import LinearAlgebra
 // Convolution, transposed convolution and max-pooling over NCHW tensors. Each op's pullback sits
 // right beside its forward.
 //
-// Both convolutions reduce to BLAS sgemm through the column ("im2col") matrix of an image: for an image
-// [C, H, W] and a K x K window with stride s and padding p, row (c, ki, kj) of the column matrix holds,
-// for every output position (oh, ow), the input value x[c, oh*s - p + ki, ow*s - p + kj] (0 outside the
-// image). Its shape is [C*K*K, Ho*Wo]. `col2im` is the adjoint of `im2col`: it scatter-adds a column matrix
-// back into an image. Images are processed in groups whose column matrices sit side by side in one
-// buffer [C*K*K, G*Ho*Wo], so that each group costs one large gemm instead of G small ones while the
-// buffer stays bounded (see `ConvolutionGeometry.imagesPerGroup`). Within a group, im2col / col2im run
-// image by image on as many threads as OpenBLAS uses, each thread with its own zero-padded copy of the
-// current image (its "frame") so that the copy loops need no bounds tests.
+// Both convolutions reduce to BLAS sgemm through the column ("im2col") matrix of an image, stored position-major:
+// for an image [C, H, W] and a K x K window with stride s and padding p, row (oh, ow) of the column matrix holds the
+// window of output position (oh, ow), entry (c, ki, kj) being x[c, oh*s - p + ki, ow*s - p + kj] (0 outside the
+// image). Its shape is [Ho*Wo, C*K*K]. In this layout each run kj = 0..<K is K consecutive floats of the
+// (zero-padded) image, so `im2col` copies runs of K floats (one 16-byte move for the 4 x 4 kernels of the study)
+// instead of gathering every s-th float. `col2im` is the adjoint of `im2col`: it scatter-adds a column matrix back
+// into an image.
+//
+// Threads: the batch is cut into blocks of images fixed by the geometry (`imagesPerGroup`), and the blocks are
+// spread over the workers (`Parallel.forEachBlock`). Each worker does all the work of its block on its own:
+// im2col into its own column buffer (the block's column matrices one after the other, [G*Ho*Wo, C*K*K], so the
+// block costs one gemm instead of G small ones), one single-threaded sgemm, and the scatter into the output.
+// Weight gradients are computed per block and added in block order, so results do not depend on the thread count.
+// With padding, each image is first copied into a zero-bordered frame so that the copy loops need no bounds tests.
 
 /// How a K x K window with a stride and zero padding slides over one [channels, height, width] image.
 struct ConvolutionGeometry {
@@ -28,132 +33,128 @@ struct ConvolutionGeometry {
         outputWidth = (width + 2 * padding - kernel) / stride + 1
     }
 
-    /// Rows of the column matrix: C*K*K.
+    /// Entries of one window, the width of the column matrix: C*K*K.
     var rows: Int { channels * kernel * kernel }
-    /// Columns of the column matrix for one image: Ho*Wo.
+    /// Window positions of one image, the height of its column matrix: Ho*Wo.
     var columns: Int { outputHeight * outputWidth }
     /// Values in one image: C*H*W.
     var imageSize: Int { channels * height * width }
 
-    /// Upper bound on the floats in one group's column buffer (1 MB: larger buffers measured no faster).
+    /// Upper bound on the floats in one block's column buffer (1 MB, per worker).
     static let columnBufferBudget = 1 << 18
 
-    /// How many of `images` images to put in one column buffer: as many as fit in the budget, at least one.
+    /// How many of `images` images make one block: as many as fit the column budget, but no more than a quarter
+    /// of the images (so that a batch makes at least four blocks to share among the workers); at least one.
     func imagesPerGroup(_ images: Int) -> Int {
-        max(1, min(images, Self.columnBufferBudget / max(1, rows * columns)))
+        max(1, min((images + 3) / 4, Self.columnBufferBudget / max(1, rows * columns)))
     }
 
     /// Height and width of an image with its zero padding: H + 2p, W + 2p.
     var paddedHeight: Int { height + 2 * padding }
     var paddedWidth: Int { width + 2 * padding }
-    /// Floats of scratch space `im2col` and `col2im` need (none without padding).
-    var paddedImageSize: Int { padding == 0 ? 0 : channels * paddedHeight * paddedWidth }
+    /// Floats of frame scratch `im2col` and `col2im` need (none without padding).
+    var frameSize: Int { padding == 0 ? 0 : channels * paddedHeight * paddedWidth }
 
-    /// Writes the column matrix of `image` ([C, H, W]) into `columns`, whose rows are `ld` floats apart.
-    /// `scratch` must hold `paddedImageSize` floats: with padding the image is first copied into a
-    /// zero-bordered [C, H + 2p, W + 2p] frame so that the copy loops have fixed lengths and no bounds tests.
-    func im2col(_ image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>, ld: Int,
-                scratch: UnsafeMutablePointer<Float>) {
-        let (k, s, ho, wo) = (kernel, stride, outputHeight, outputWidth)
+    /// Copies `image` ([C, H, W]) into the middle of the zero-bordered `frame` ([C, H + 2p, W + 2p]).
+    private func fill(_ frame: UnsafeMutablePointer<Float>, from image: UnsafePointer<Float>) {
         let (hp, wp) = (paddedHeight, paddedWidth)
+        frame.update(repeating: 0, count: frameSize)
+        for c in 0..<channels { for h in 0..<height {
+            (frame + (c * hp + h + padding) * wp + padding).update(from: image + (c * height + h) * width, count: width)
+        } }
+    }
+
+    /// The adjoint of `fill`: adds the frame's pixels that lie inside the image into `image`.
+    private func addFrame(_ frame: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
+        let (hp, wp) = (paddedHeight, paddedWidth)
+        for c in 0..<channels { for h in 0..<height {
+            let src = frame + (c * hp + h + padding) * wp + padding, dst = image + (c * height + h) * width
+            var t = 0
+            while t < width { dst[t] += src[t]; t &+= 1 }
+        } }
+    }
+
+    /// Writes the column matrix of `image` ([C, H, W]) into `columns` ([Ho*Wo, C*K*K], rows consecutive).
+    /// `frame` must hold `frameSize` floats.
+    func im2col(_ image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>,
+                frame: UnsafeMutablePointer<Float>) {
+        let (k, s, hp, wp, window) = (kernel, stride, paddedHeight, paddedWidth, rows)
         let source: UnsafePointer<Float>
-        if padding == 0 {
-            source = image
-        } else {
-            fillZero(scratch, paddedImageSize)
-            for c in 0..<channels { for h in 0..<height {
-                (scratch + (c * hp + h + padding) * wp + padding).update(from: image + (c * height + h) * width, count: width)
+        if padding == 0 { source = image } else { fill(frame, from: image); source = UnsafePointer(frame) }
+        var dst = columns
+        for oh in 0..<outputHeight { for ow in 0..<outputWidth {
+            let corner = source + oh * s * wp + ow * s
+            for c in 0..<channels { for ki in 0..<k {
+                copyRun(from: corner + (c * hp + ki) * wp, to: dst + (c * k + ki) * k, count: k)
             } }
-            source = UnsafePointer(scratch)
-        }
-        for c in 0..<channels { for ki in 0..<k { for kj in 0..<k {
-            let plane = source + c * hp * wp + ki * wp + kj
-            let row = columns + ((c * k + ki) * k + kj) * ld
-            for oh in 0..<ho {
-                let src = plane + oh * s * wp, dst = row + oh * wo
-                var t = 0
-                while t < wo { dst[t] = src[t &* s]; t &+= 1 }
-            }
-        } } }
+            dst += window
+        } }
     }
 
-    /// The adjoint of `im2col`: adds every entry of `columns` (rows `ld` floats apart) to the pixel of
-    /// `image` it was read from. Entries that fall in the padding are dropped. `scratch` as for `im2col`.
-    func col2im(_ columns: UnsafePointer<Float>, ld: Int, addingInto image: UnsafeMutablePointer<Float>,
-                scratch: UnsafeMutablePointer<Float>) {
-        let (k, s, ho, wo) = (kernel, stride, outputHeight, outputWidth)
-        let (hp, wp) = (paddedHeight, paddedWidth)
+    /// The adjoint of `im2col`: adds every entry of `columns` ([Ho*Wo, C*K*K]) to the pixel of `image` it was
+    /// read from. Entries that fall in the padding are dropped. `frame` as for `im2col`.
+    func col2im(_ columns: UnsafePointer<Float>, addingInto image: UnsafeMutablePointer<Float>,
+                frame: UnsafeMutablePointer<Float>) {
+        let (k, s, hp, wp, window) = (kernel, stride, paddedHeight, paddedWidth, rows)
         let target: UnsafeMutablePointer<Float>
-        if padding == 0 { target = image } else { fillZero(scratch, paddedImageSize); target = scratch }
-        for c in 0..<channels { for ki in 0..<k { for kj in 0..<k {
-            let plane = target + c * hp * wp + ki * wp + kj
-            let row = columns + ((c * k + ki) * k + kj) * ld
-            for oh in 0..<ho {
-                let dst = plane + oh * s * wp, src = row + oh * wo
-                var t = 0
-                while t < wo { dst[t &* s] += src[t]; t &+= 1 }
-            }
-        } } }
-        if padding != 0 {
-            for c in 0..<channels { for h in 0..<height {
-                let src = scratch + (c * hp + h + padding) * wp + padding, dst = image + (c * height + h) * width
-                var t = 0
-                while t < width { dst[t] += src[t]; t &+= 1 }
+        if padding == 0 { target = image } else { frame.update(repeating: 0, count: frameSize); target = frame }
+        var src = columns
+        for oh in 0..<outputHeight { for ow in 0..<outputWidth {
+            let corner = target + oh * s * wp + ow * s
+            for c in 0..<channels { for ki in 0..<k {
+                addRun(from: src + (c * k + ki) * k, to: corner + (c * hp + ki) * wp, count: k)
             } }
-        }
-    }
-}
-
-extension ConvolutionGeometry {
-    /// Threads that share the im2col / col2im work of a group of images: as many as OpenBLAS uses
-    /// (`OPENBLAS_NUM_THREADS`), whose threads sit idle meanwhile. Two measured ~15% faster than one
-    /// for the conv VAE's layers on two cores.
-    static var workers: Int { max(1, BLASRuntime.threadCount) }
-
-    /// Floats of frame scratch the batch `im2col` / `col2im` need: one padded image per worker.
-    var frameScratchSize: Int { max(1, Self.workers * paddedImageSize) }
-
-    /// Runs `body(first, end, frame)` over 0..<count split into contiguous chunks, one per worker,
-    /// each worker with its own padded-image frame from `frames`.
-    @inline(__always)
-    private func splitImages(_ count: Int, frames: UnsafeMutableBufferPointer<Float>,
-                             _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
-        let frameSize = paddedImageSize
-        // Never more workers than frames, even if the BLAS thread count changed since they were allocated.
-        let workers = min(count, Self.workers, frameSize == 0 ? Int.max : frames.count / frameSize)
-        let base = frames.baseAddress!
-        if workers <= 1 { body(0, count, base); return }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            body(w * count / workers, (w + 1) * count / workers, base + w * frameSize)
-        }
+            src += window
+        } }
+        if padding != 0 { addFrame(frame, into: image) }
     }
 
-    /// The column matrices of `count` consecutive images at `images`, side by side in `columns`
-    /// ([C*K*K, count*Ho*Wo]); `frames` holds `frameScratchSize` floats.
+    /// The column matrices of `count` consecutive images at `images`, one after the other in `columns`
+    /// ([count*Ho*Wo, C*K*K]), on the calling thread.
     func im2col(images: UnsafePointer<Float>, count: Int, into columns: UnsafeMutablePointer<Float>,
-                frames: UnsafeMutableBufferPointer<Float>) {
-        let ld = count * self.columns, spatial = self.columns, imageSize = self.imageSize
-        splitImages(count, frames: frames) { first, end, frame in
-            for i in first..<end { im2col(images + i * imageSize, into: columns + i * spatial, ld: ld, scratch: frame) }
-        }
+                frame: UnsafeMutablePointer<Float>) {
+        for i in 0..<count { im2col(images + i * imageSize, into: columns + i * self.columns * rows, frame: frame) }
     }
 
-    /// Adds back the side-by-side column matrices ([C*K*K, count*Ho*Wo]) of `count` consecutive images
-    /// into `images`; `frames` holds `frameScratchSize` floats.
+    /// Adds back the column matrices ([count*Ho*Wo, C*K*K]) of `count` consecutive images into `images`, on the
+    /// calling thread.
     func col2im(_ columns: UnsafePointer<Float>, count: Int, addingInto images: UnsafeMutablePointer<Float>,
-                frames: UnsafeMutableBufferPointer<Float>) {
-        let ld = count * self.columns, spatial = self.columns, imageSize = self.imageSize
-        splitImages(count, frames: frames) { first, end, frame in
-            for i in first..<end { col2im(columns + i * spatial, ld: ld, addingInto: images + i * imageSize, scratch: frame) }
-        }
+                frame: UnsafeMutablePointer<Float>) {
+        for i in 0..<count { col2im(columns + i * self.columns * rows, addingInto: images + i * imageSize, frame: frame) }
     }
 }
 
-/// Sets `count` floats (often only a few) to zero.
+/// destination[0..<count] = source[0..<count]; one unaligned 16-byte move for the study's 4-wide runs.
 @inline(__always)
-private func fillZero(_ pointer: UnsafeMutablePointer<Float>, _ count: Int) {
-    var i = 0
-    while i < count { pointer[i] = 0; i &+= 1 }
+private func copyRun(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, count: Int) {
+    if count == 4 {
+        UnsafeMutableRawPointer(destination).storeBytes(
+            of: UnsafeRawPointer(source).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+    } else {
+        var t = 0
+        while t < count { destination[t] = source[t]; t &+= 1 }
+    }
+}
+
+/// destination[0..<count] += source[0..<count]; 16-byte moves for 4-wide runs.
+@inline(__always)
+private func addRun(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, count: Int) {
+    if count == 4 {
+        let sum = UnsafeRawPointer(destination).loadUnaligned(as: SIMD4<Float>.self)
+            + UnsafeRawPointer(source).loadUnaligned(as: SIMD4<Float>.self)
+        UnsafeMutableRawPointer(destination).storeBytes(of: sum, as: SIMD4<Float>.self)
+    } else {
+        var t = 0
+        while t < count { destination[t] += source[t]; t &+= 1 }
+    }
+}
+
+/// Uninitialised scratch floats for the blocks of a convolution (one slice per worker, or one per block), freed
+/// on deinit.
+private final class ScratchBuffer {
+    let pointer: UnsafeMutablePointer<Float>
+    init(count: Int) { pointer = .allocate(capacity: max(1, count)) }
+    deinit { pointer.deallocate() }
 }
 
 /// Copies `count` consecutive images of an NCHW tensor ([count, channels, spatial] from `source`) into the
@@ -178,18 +179,33 @@ private func scatterAddChannels(_ source: UnsafePointer<Float>, count: Int, chan
     } }
 }
 
-/// db[c] += sum over images and positions of g[n, c, :] for an NCHW gradient, accumulated in Double.
+/// db[c] += sum over images and positions of g[n, c, :] for an NCHW gradient, accumulated in Double; channels
+/// split over the workers.
 private func accumulateBiasGradient(_ g: UnsafeBufferPointer<Float>, images: Int, channels: Int, spatial: Int,
                                     into db: UnsafeMutableBufferPointer<Float>) {
-    for c in 0..<channels {
-        var total = 0.0
-        for n in 0..<images {
-            let plane = g.baseAddress! + (n * channels + c) * spatial
-            var partial: Float = 0
-            for j in 0..<spatial { partial += plane[j] }
-            total += Double(partial)
+    Parallel.forEachRange(channels, itemSize: images * spatial) { range in
+        for c in range {
+            var total = 0.0
+            for n in 0..<images {
+                let plane = g.baseAddress! + (n * channels + c) * spatial
+                var partial: Float = 0
+                for j in 0..<spatial { partial += plane[j] }
+                total += Double(partial)
+            }
+            db[c] += Float(total)
         }
-        db[c] += Float(total)
+    }
+}
+
+/// gradient += the `blocks` partial gradients of `size` floats each at `partials`, added in block order.
+private func addPartials(_ partials: UnsafePointer<Float>, blocks: Int, size: Int,
+                         into gradient: UnsafeMutableBufferPointer<Float>) {
+    Parallel.forEachRange(size, itemSize: blocks) { range in
+        for j in range {
+            var total = gradient[j]
+            for b in 0..<blocks { total += partials[b * size + j] }
+            gradient[j] = total
+        }
     }
 }
 
@@ -205,8 +221,8 @@ extension Tensor {
     /// with x = 0 outside the image.
     ///
     /// Shapes: x [N, C, H, W], weight [O, C, K, K], bias [O] -> y [N, O, Ho, Wo], Ho = (H + 2p - K)/s + 1
-    /// (floor), likewise Wo. Forward: Y = W [O, C*K*K] x im2col(x) [C*K*K, Ho*Wo] per image (batched by groups).
-    /// Pullback: dW += dY im2col(x)^T, dx += col2im(W^T dY), db += sum of dY over images and positions.
+    /// (floor), likewise Wo. Forward: Y = W [O, C*K*K] x im2col(x)^T (im2col(x) [Ho*Wo, C*K*K]) per image (batched
+    /// by blocks). Pullback: dW += dY im2col(x), dx += col2im(dY^T W), db += sum of dY over images and positions.
     /// The column matrix is recomputed in the pullback rather than kept, so the graph holds only x.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor, stride: Int, padding: Int) -> Tensor {
         precondition(x.rank == 4 && weight.rank == 4 && bias.rank == 1 && weight.shape[1] == x.shape[1]
@@ -221,28 +237,28 @@ extension Tensor {
         let images = x.shape[0], outChannels = weight.shape[0]
         let rows = geometry.rows, spatial = geometry.columns, imageSize = geometry.imageSize
         let group = geometry.imagesPerGroup(images)
+        // Per worker: the block's column matrix, its product [O, G*Ho*Wo], a frame.
+        let columnsSize = rows * group * spatial, productSize = outChannels * group * spatial
+        let workers = Parallel.workers, perWorker = columnsSize + productSize + geometry.frameSize
+        let buffers = ScratchBuffer(count: workers * perWorker)
 
         var y = scratch(images * outChannels * spatial)
-        var columns = scratch(rows * group * spatial)
-        var frame = scratch(geometry.frameScratchSize)
-        var product = scratch(outChannels * group * spatial)
         x.data.withUnsafeBufferPointer { px in weight.data.withUnsafeBufferPointer { pw in
         bias.data.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
-        columns.withUnsafeMutableBufferPointer { pc in frame.withUnsafeMutableBufferPointer { pf in product.withUnsafeMutableBufferPointer { pp in
-            for start in Swift.stride(from: 0, to: images, by: group) {
-                let count = min(group, images - start), ld = count * spatial
-                geometry.im2col(images: px.baseAddress! + start * imageSize, count: count, into: pc.baseAddress!,
-                                frames: pf)
-                BLAS.gemm(.none, .none, m: outChannels, n: ld, k: rows, a: pw.baseAddress!, lda: rows,
-                          b: pc.baseAddress!, ldb: ld, c: pp.baseAddress!, ldc: ld)
+            Parallel.forEachBlock(images, block: group, workers: workers) { range, worker in
+                let columns = buffers.pointer + worker * perWorker, product = columns + columnsSize, frame = product + productSize
+                let start = range.lowerBound, count = range.count, ld = count * spatial
+                geometry.im2col(images: px.baseAddress! + start * imageSize, count: count, into: columns, frame: frame)
+                BLAS.gemm(.none, .transposed, m: outChannels, n: ld, k: rows, a: pw.baseAddress!, lda: rows,
+                          b: columns, ldb: rows, c: product, ldc: ld, parallel: false)
                 for i in 0..<count { for o in 0..<outChannels {
-                    let src = pp.baseAddress! + o * ld + i * spatial
+                    let src = product + o * ld + i * spatial
                     let dst = py.baseAddress! + ((start + i) * outChannels + o) * spatial
                     let b = pb[o]
                     for j in 0..<spatial { dst[j] = src[j] + b }
                 } }
             }
-        } } } } } } }
+        } } } }
 
         let outputShape = [images, outChannels, geometry.outputHeight, geometry.outputWidth]
         return Tensor(shape: outputShape, data: y, inputs: [x, weight, bias]) { out in
@@ -252,40 +268,46 @@ extension Tensor {
                                                                  spatial: spatial, into: db) }
                 }
                 guard x.requiresGrad || weight.requiresGrad else { return }
-                var columns = scratch(rows * group * spatial)
-                var frame = scratch(geometry.frameScratchSize)
-                var gradientGroup = scratch(outChannels * group * spatial)
-                x.data.withUnsafeBufferPointer { px in weight.data.withUnsafeBufferPointer { pw in
-                columns.withUnsafeMutableBufferPointer { pc in frame.withUnsafeMutableBufferPointer { pf in gradientGroup.withUnsafeMutableBufferPointer { pg in
-                    for start in Swift.stride(from: 0, to: images, by: group) {
-                        let count = min(group, images - start), ld = count * spatial
-                        // dY of the group as [O, count*Ho*Wo]; a single image is already in that layout.
-                        let dy: UnsafePointer<Float>
-                        if count == 1 {
-                            dy = g.baseAddress! + start * outChannels * spatial
-                        } else {
-                            gatherChannels(g.baseAddress! + start * outChannels * spatial, count: count,
-                                           channels: outChannels, spatial: spatial, into: pg.baseAddress!)
-                            dy = UnsafePointer(pg.baseAddress!)
-                        }
-                        if weight.requiresGrad {
-                            geometry.im2col(images: px.baseAddress! + start * imageSize, count: count,
-                                            into: pc.baseAddress!, frames: pf)
-                            weight.withGrad { dw in
-                                BLAS.gemm(.none, .transposed, m: outChannels, n: rows, k: ld, a: dy, lda: ld,
-                                          b: pc.baseAddress!, ldb: ld, beta: 1, c: dw.baseAddress!, ldc: rows)
+                // Per worker: the column matrix, dY of the block as [O, G*Ho*Wo], a frame. Per block: its dW.
+                let gatheredSize = outChannels * group * spatial, weightSize = outChannels * rows
+                let workers = Parallel.workers, perWorker = columnsSize + gatheredSize + geometry.frameSize
+                let buffers = ScratchBuffer(count: workers * perWorker)
+                let blocks = (images + group - 1) / group
+                let partials = weight.requiresGrad ? ScratchBuffer(count: blocks * weightSize) : nil
+                func run(dx: UnsafeMutablePointer<Float>?) {
+                    x.data.withUnsafeBufferPointer { px in weight.data.withUnsafeBufferPointer { pw in
+                        Parallel.forEachBlock(images, block: group, workers: workers) { range, worker in
+                            let columns = buffers.pointer + worker * perWorker, gathered = columns + columnsSize
+                            let frame = gathered + gatheredSize
+                            let start = range.lowerBound, count = range.count, ld = count * spatial
+                            // dY of the block as [O, count*Ho*Wo]; a single image is already in that layout.
+                            let dy: UnsafePointer<Float>
+                            if count == 1 {
+                                dy = g.baseAddress! + start * outChannels * spatial
+                            } else {
+                                gatherChannels(g.baseAddress! + start * outChannels * spatial, count: count,
+                                               channels: outChannels, spatial: spatial, into: gathered)
+                                dy = UnsafePointer(gathered)
+                            }
+                            if let partials {
+                                geometry.im2col(images: px.baseAddress! + start * imageSize, count: count,
+                                                into: columns, frame: frame)
+                                BLAS.gemm(.none, .none, m: outChannels, n: rows, k: ld, a: dy, lda: ld,
+                                          b: columns, ldb: rows, c: partials.pointer + (start / group) * weightSize,
+                                          ldc: rows, parallel: false)
+                            }
+                            if let dx {
+                                BLAS.gemm(.transposed, .none, m: ld, n: rows, k: outChannels, a: dy, lda: ld,
+                                          b: pw.baseAddress!, ldb: rows, c: columns, ldc: rows, parallel: false)
+                                geometry.col2im(columns, count: count, addingInto: dx + start * imageSize, frame: frame)
                             }
                         }
-                        if x.requiresGrad {
-                            BLAS.gemm(.transposed, .none, m: rows, n: ld, k: outChannels, a: pw.baseAddress!, lda: rows,
-                                      b: dy, ldb: ld, c: pc.baseAddress!, ldc: ld)
-                            x.withGrad { dx in
-                                geometry.col2im(pc.baseAddress!, count: count,
-                                                addingInto: dx.baseAddress! + start * imageSize, frames: pf)
-                            }
-                        }
-                    }
-                } } } } }
+                    } }
+                }
+                if x.requiresGrad { x.withGrad { run(dx: $0.baseAddress!) } } else { run(dx: nil) }
+                if let partials {
+                    weight.withGrad { dw in addPartials(partials.pointer, blocks: blocks, size: weightSize, into: dw) }
+                }
             }
         }
     }
@@ -296,8 +318,8 @@ extension Tensor {
     ///
     /// Shapes: x [N, C_in, H, W], weight [C_in, C_out, K, K], bias [C_out] -> y [N, C_out, Ho, Wo],
     /// Ho = (H - 1)*s - 2p + K, likewise Wo (PyTorch's output_padding = 0, dilation = 1).
-    /// Forward: y = col2im(W^T [C_out*K*K, C_in] x X [C_in, H*W]) per image (batched by groups).
-    /// Pullback, with D = im2col(dY) [C_out*K*K, H*W]: dx += W D, dW += X D^T, db += sum of dY over images
+    /// Forward: y = col2im(X^T [H*W, C_in] x W [C_in, C_out*K*K]) per image (batched by blocks).
+    /// Pullback, with D = im2col(dY) [H*W, C_out*K*K]: dx += W D^T, dW += X D, db += sum of dY over images
     /// and positions.
     public static func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor, stride: Int, padding: Int) -> Tensor {
         precondition(x.rank == 4 && weight.rank == 4 && bias.rank == 1 && weight.shape[0] == x.shape[1]
@@ -318,34 +340,34 @@ extension Tensor {
         assert(geometry.outputHeight == x.shape[2] && geometry.outputWidth == x.shape[3])
         let rows = geometry.rows, spatial = geometry.columns, imageSize = geometry.imageSize
         let group = geometry.imagesPerGroup(images)
+        // Per worker: the column matrix, the block's input as [C_in, G*H*W], a frame.
+        let columnsSize = rows * group * spatial, inputSize = inChannels * group * spatial
+        let workers = Parallel.workers, perWorker = columnsSize + inputSize + geometry.frameSize
+        let buffers = ScratchBuffer(count: workers * perWorker)
 
         var y = scratch(images * imageSize)
-        var columns = scratch(rows * group * spatial)
-        var frame = scratch(geometry.frameScratchSize)
-        var inputGroup = scratch(inChannels * group * spatial)
         x.data.withUnsafeBufferPointer { px in weight.data.withUnsafeBufferPointer { pw in
         bias.data.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
-        columns.withUnsafeMutableBufferPointer { pc in frame.withUnsafeMutableBufferPointer { pf in inputGroup.withUnsafeMutableBufferPointer { pxg in
             let planeSize = outputHeight * outputWidth
-            for n in 0..<images { for o in 0..<outChannels {
-                (py.baseAddress! + (n * outChannels + o) * planeSize).update(repeating: pb[o], count: planeSize)
-            } }
-            for start in Swift.stride(from: 0, to: images, by: group) {
-                let count = min(group, images - start), ld = count * spatial
+            Parallel.forEachBlock(images, block: group, workers: workers) { range, worker in
+                let columns = buffers.pointer + worker * perWorker, gathered = columns + columnsSize, frame = gathered + inputSize
+                let start = range.lowerBound, count = range.count, ld = count * spatial
                 let xg: UnsafePointer<Float>
                 if count == 1 {
                     xg = px.baseAddress! + start * inChannels * spatial
                 } else {
                     gatherChannels(px.baseAddress! + start * inChannels * spatial, count: count,
-                                   channels: inChannels, spatial: spatial, into: pxg.baseAddress!)
-                    xg = UnsafePointer(pxg.baseAddress!)
+                                   channels: inChannels, spatial: spatial, into: gathered)
+                    xg = UnsafePointer(gathered)
                 }
-                BLAS.gemm(.transposed, .none, m: rows, n: ld, k: inChannels, a: pw.baseAddress!, lda: rows,
-                          b: xg, ldb: ld, c: pc.baseAddress!, ldc: ld)
-                geometry.col2im(pc.baseAddress!, count: count, addingInto: py.baseAddress! + start * imageSize,
-                                frames: pf)
+                BLAS.gemm(.transposed, .none, m: ld, n: rows, k: inChannels, a: xg, lda: ld,
+                          b: pw.baseAddress!, ldb: rows, c: columns, ldc: rows, parallel: false)
+                for n in range { for o in 0..<outChannels {
+                    (py.baseAddress! + (n * outChannels + o) * planeSize).update(repeating: pb[o], count: planeSize)
+                } }
+                geometry.col2im(columns, count: count, addingInto: py.baseAddress! + start * imageSize, frame: frame)
             }
-        } } } } } } }
+        } } } }
 
         return Tensor(shape: [images, outChannels, outputHeight, outputWidth], data: y,
                       inputs: [x, weight, bias]) { out in
@@ -355,45 +377,50 @@ extension Tensor {
                                                                  spatial: outputHeight * outputWidth, into: db) }
                 }
                 guard x.requiresGrad || weight.requiresGrad else { return }
-                var columns = scratch(rows * group * spatial)
-                var frame = scratch(geometry.frameScratchSize)
-                var inputGroup = scratch(inChannels * group * spatial)
-                x.data.withUnsafeBufferPointer { px in weight.data.withUnsafeBufferPointer { pw in
-                columns.withUnsafeMutableBufferPointer { pc in frame.withUnsafeMutableBufferPointer { pf in inputGroup.withUnsafeMutableBufferPointer { pxg in
-                    for start in Swift.stride(from: 0, to: images, by: group) {
-                        let count = min(group, images - start), ld = count * spatial
-                        geometry.im2col(images: g.baseAddress! + start * imageSize, count: count,
-                                        into: pc.baseAddress!, frames: pf)
-                        if weight.requiresGrad {
-                            let xg: UnsafePointer<Float>
-                            if count == 1 {
-                                xg = px.baseAddress! + start * inChannels * spatial
-                            } else {
-                                gatherChannels(px.baseAddress! + start * inChannels * spatial, count: count,
-                                               channels: inChannels, spatial: spatial, into: pxg.baseAddress!)
-                                xg = UnsafePointer(pxg.baseAddress!)
-                            }
-                            weight.withGrad { dw in
-                                BLAS.gemm(.none, .transposed, m: inChannels, n: rows, k: ld, a: xg, lda: ld,
-                                          b: pc.baseAddress!, ldb: ld, beta: 1, c: dw.baseAddress!, ldc: rows)
-                            }
-                        }
-                        if x.requiresGrad {
-                            x.withGrad { dx in
-                                let dxStart = dx.baseAddress! + start * inChannels * spatial
+                let weightSize = inChannels * rows, blocks = (images + group - 1) / group
+                let workers = Parallel.workers, perWorker = columnsSize + inputSize + geometry.frameSize
+        let buffers = ScratchBuffer(count: workers * perWorker)
+                let partials = weight.requiresGrad ? ScratchBuffer(count: blocks * weightSize) : nil
+                func run(dx: UnsafeMutablePointer<Float>?) {
+                    x.data.withUnsafeBufferPointer { px in weight.data.withUnsafeBufferPointer { pw in
+                        Parallel.forEachBlock(images, block: group, workers: workers) { range, worker in
+                            let columns = buffers.pointer + worker * perWorker, gathered = columns + columnsSize
+                            let frame = gathered + inputSize
+                            let start = range.lowerBound, count = range.count, ld = count * spatial
+                            geometry.im2col(images: g.baseAddress! + start * imageSize, count: count,
+                                            into: columns, frame: frame)
+                            if let partials {
+                                let xg: UnsafePointer<Float>
                                 if count == 1 {
-                                    BLAS.gemm(.none, .none, m: inChannels, n: ld, k: rows, a: pw.baseAddress!, lda: rows,
-                                              b: pc.baseAddress!, ldb: ld, beta: 1, c: dxStart, ldc: ld)
+                                    xg = px.baseAddress! + start * inChannels * spatial
                                 } else {
-                                    BLAS.gemm(.none, .none, m: inChannels, n: ld, k: rows, a: pw.baseAddress!, lda: rows,
-                                              b: pc.baseAddress!, ldb: ld, c: pxg.baseAddress!, ldc: ld)
-                                    scatterAddChannels(pxg.baseAddress!, count: count, channels: inChannels,
-                                                       spatial: spatial, into: dxStart)
+                                    gatherChannels(px.baseAddress! + start * inChannels * spatial, count: count,
+                                                   channels: inChannels, spatial: spatial, into: gathered)
+                                    xg = UnsafePointer(gathered)
+                                }
+                                BLAS.gemm(.none, .none, m: inChannels, n: rows, k: ld, a: xg, lda: ld,
+                                          b: columns, ldb: rows, c: partials.pointer + (start / group) * weightSize,
+                                          ldc: rows, parallel: false)
+                            }
+                            if let dx {
+                                let dxStart = dx + start * inChannels * spatial
+                                if count == 1 {
+                                    BLAS.gemm(.none, .transposed, m: inChannels, n: ld, k: rows, a: pw.baseAddress!,
+                                              lda: rows, b: columns, ldb: rows, beta: 1, c: dxStart, ldc: ld, parallel: false)
+                                } else {
+                                    BLAS.gemm(.none, .transposed, m: inChannels, n: ld, k: rows, a: pw.baseAddress!,
+                                              lda: rows, b: columns, ldb: rows, c: gathered, ldc: ld, parallel: false)
+                                    scatterAddChannels(gathered, count: count, channels: inChannels, spatial: spatial,
+                                                       into: dxStart)
                                 }
                             }
                         }
-                    }
-                } } } } }
+                    } }
+                }
+                if x.requiresGrad { x.withGrad { run(dx: $0.baseAddress!) } } else { run(dx: nil) }
+                if let partials {
+                    weight.withGrad { dw in addPartials(partials.pointer, blocks: blocks, size: weightSize, into: dw) }
+                }
             }
         }
     }

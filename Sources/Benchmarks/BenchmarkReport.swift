@@ -49,7 +49,10 @@ public struct BenchmarkReport {
                 md += String(format: "| %@ | %d | %.2f | %.2f | %.2fx |\n", t.run, t.threads, t.seconds_per_epoch,
                              ours.seconds, ours.seconds / t.seconds_per_epoch)
             }
-            md += "\nPyTorch \(torch[0].torch), same machine, same run, data preloaded (`scripts/torch_reference.py`).\n"
+            md += "\nPyTorch \(torch[0].torch), same machine, same run, data preloaded (`scripts/torch_reference.py`), "
+            md += "best of glibc's default malloc and the tuned one (`MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`; "
+            md += "tuned was faster for: \(torch.filter { $0.malloc_tuned == true }.map { "\($0.run) \($0.threads)t" }.joined(separator: ", ")))"
+            md += ".\n"
         }
         md += "\nsgemm peak (2048 x 2048 x 2048, OpenBLAS kernels `\(coreName)`): "
         md += sgemmPeak.map { String(format: "%.0f GFLOP/s on %d thread(s)", $0.gflops, $0.threads) }.joined(separator: ", ")

@@ -139,7 +139,7 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
     /// whitened residual is L_k^-1 (x - mu_k) = P_k^T x - b_k, so one `dgemm` of a block of rows X_b [rows, d] with
     /// W = [P_1 | ... | P_K] [d, K d] gives every component's residuals at once; the quadratic form is the squared
     /// norm of each d-wide slice. Blocks of `blockRows` rows run on the worker threads with single-threaded BLAS
-    /// calls (`BLASRuntime.withSerialCalls`), so the values do not depend on the thread count.
+    /// calls (OpenBLAS always runs one thread per call, see `BLASRuntime`), so the values do not depend on the thread count.
     /// Provenance: sklearn's `_estimate_log_gaussian_prob` (X @ prec_chol - mu @ prec_chol, per component).
     /// The plain forward-substitution version is kept as the reference in the tests.
     func componentLogDensities(_ x: [Double], _ n: Int, blockRows: Int = GaussianMixture.blockRows) -> [Double] {
@@ -170,7 +170,8 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
         }
         var out = [Double](repeating: 0, count: n * k)
         let block = max(1, min(blockRows, n))
-        BLASRuntime.withSerialCalls { threads in
+        let threads = BLASRuntime.threadCount
+        do {
             var scratch = [Double](repeating: 0, count: threads * block * width)
             x.withUnsafeBufferPointer { xs in
                 w.withUnsafeBufferPointer { ws in
@@ -353,12 +354,8 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
         precondition(iterations >= 0, "GaussianMixture.fit: iterations must be >= 0, got \(iterations)")
         precondition(tolerance >= 0, "GaussianMixture.fit: tolerance must be >= 0, got \(tolerance)")
         precondition(points.allSatisfy(\.isFinite), "GaussianMixture.fit: non-finite input value")
-        // One serial-BLAS scope for the whole fit (the kernels' own scopes nest in it), so the thread count is not
-        // switched back and forth every iteration.
-        return BLASRuntime.withSerialCalls { threads in
-            em(points: points, n: n, d: dimension, k: components, iterations: iterations, tolerance: tolerance,
-               threads: threads, generator: &generator, kernels: kernels)
-        }
+        return em(points: points, n: n, d: dimension, k: components, iterations: iterations, tolerance: tolerance,
+                  threads: BLASRuntime.threadCount, generator: &generator, kernels: kernels)
     }
 
     /// The body of `fit`, with `threads` workers for the E-step's log-sum-exp over fixed blocks of rows.
@@ -440,7 +437,8 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
         var scatter = [Double](repeating: 0, count: blocks * k * dd)
         var counts = [Double](repeating: 10 * Double.ulpOfOne, count: k)
         var means = [Double](repeating: 0, count: k * d)
-        BLASRuntime.withSerialCalls { threads in
+        let threads = BLASRuntime.threadCount
+        do {
             var weighted = [Double](repeating: 0, count: threads * block * d)
             r.withUnsafeBufferPointer { rs in
                 x.withUnsafeBufferPointer { xs in

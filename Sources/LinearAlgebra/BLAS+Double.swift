@@ -28,6 +28,7 @@ extension BLAS {
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "dgemm: negative size m=\(m) n=\(n) k=\(k)")
         if m == 0 || n == 0 { return }
+        BLASRuntime.prepare()
         cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
@@ -45,6 +46,7 @@ extension BLAS {
     ) {
         precondition(n >= 0 && k >= 0, "dsyrk: negative size n=\(n) k=\(k)")
         if n == 0 { return }
+        BLASRuntime.prepare()
         cblas_dsyrk(CblasRowMajor, triangle.cblas, trans.cblas, Int32(n), Int32(k),
                     alpha, a, Int32(lda), beta, c, Int32(ldc))
     }
@@ -62,6 +64,7 @@ extension BLAS {
     ) {
         precondition(m >= 0 && n >= 0, "dtrsm: negative size m=\(m) n=\(n)")
         if m == 0 || n == 0 { return }
+        BLASRuntime.prepare()
         cblas_dtrsm(CblasRowMajor, side.cblas, triangle.cblas, transA.cblas, unitDiagonal ? CblasUnit : CblasNonUnit,
                     Int32(m), Int32(n), alpha, a, Int32(lda), b, Int32(ldb))
     }

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Dispatch
 import Synchronization
 
 /// Whether a matrix operand is used as stored or transposed.
@@ -17,15 +18,71 @@ public enum BLAS {
     ///
     /// `op(A)` is A (stored [m, k]) or A^T (stored [k, m]); likewise for B. Leading dimensions are the
     /// stored row lengths. With `beta = 1` the product is accumulated into C (used by backward passes).
+    ///
+    /// Products of at least `splitThreshold` floating-point operations are cut into `gemmBlocks(m:n:k:)` blocks of
+    /// rows (or columns) of C, each one single-threaded OpenBLAS call, spread over `BLASRuntime.threadCount`
+    /// workers: the same bits on any thread count. `parallel: false` makes one call on the calling thread (for
+    /// callers that already run on a worker).
     public static func gemm(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool = true
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=\(m) n=\(n) k=\(k)")
         if m == 0 || n == 0 { return }
+        BLASRuntime.prepare()
         floatingPointOperations.add(2 * m * n * k, ordering: .relaxed)
-        cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        let plan = parallel ? gemmBlocks(m: m, n: n, k: k) : GemmBlocks(alongRows: true, size: m, count: 1)
+        if plan.count == 1 {
+            cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+                        alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            return
+        }
+        let workers = min(BLASRuntime.threadCount, plan.count)
+        let blockCount = plan.count
+        func runBlock(_ index: Int) {
+            let start = index * plan.size
+            if plan.alongRows {
+                let rows = min(plan.size, m - start)
+                let aStart = transA == .none ? a + start * lda : a + start
+                cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(rows), Int32(n), Int32(k),
+                            alpha, aStart, Int32(lda), b, Int32(ldb), beta, c + start * ldc, Int32(ldc))
+            } else {
+                let columns = min(plan.size, n - start)
+                let bStart = transB == .none ? b + start : b + start * ldb
+                cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(columns), Int32(k),
+                            alpha, a, Int32(lda), bStart, Int32(ldb), beta, c + start, Int32(ldc))
+            }
+        }
+        if workers == 1 {
+            for index in 0..<blockCount { runBlock(index) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for index in Swift.stride(from: w, to: blockCount, by: workers) { runBlock(index) }
+            }
+        }
+    }
+
+    /// Products below this many floating-point operations (2 m n k) run as one call: waking a worker costs more.
+    public static let splitThreshold = 1 << 23
+
+    /// How `gemm` cuts a product: `count` blocks of `size` rows of C (`alongRows`) or columns (the last block
+    /// may be smaller).
+    public struct GemmBlocks: Equatable, Sendable {
+        public var alongRows: Bool
+        public var size: Int
+        public var count: Int
+    }
+
+    /// The blocks of an m x n x k product: along the longer side of C, an even number (2 to 8) of blocks of about
+    /// 64 rows (or columns) or more, rounded up to multiples of 8 (so the last one may be smaller); one block below
+    /// `splitThreshold`. Depends only on the shape, so results do not depend on the thread count.
+    public static func gemmBlocks(m: Int, n: Int, k: Int) -> GemmBlocks {
+        let alongRows = m >= n
+        let side = alongRows ? m : n
+        guard 2 * m * n * k >= splitThreshold, side >= 128 else { return GemmBlocks(alongRows: alongRows, size: side, count: 1) }
+        let wanted = min(8, side / 64) / 2 * 2
+        let size = ((side + wanted - 1) / wanted + 7) / 8 * 8
+        return GemmBlocks(alongRows: alongRows, size: size, count: (side + size - 1) / size)
     }
 }

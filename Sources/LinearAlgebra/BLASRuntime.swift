@@ -4,56 +4,41 @@ import Synchronization
 import Glibc
 #endif
 
-/// Process-wide OpenBLAS settings: thread count and kernel selection.
+/// Process-wide BLAS settings: the worker-thread count and OpenBLAS's kernel selection.
+///
+/// OpenBLAS itself always runs one thread per call. Products large enough to share are cut by `BLAS.gemm` into
+/// blocks fixed by their shape (never by the thread count) and the blocks are spread over `threadCount` workers,
+/// the same workers our element-wise loops use (`Parallel`). Why:
+/// - one pool: OpenBLAS's own threads spin in `sched_yield` between calls and fight our workers for the cores
+///   (measured: 14% of the conv VAE's samples in the scheduler, 20% of the CPU time of the MLP's epoch);
+/// - determinism: OpenBLAS's threading partitions a product by the thread count, and the partition changes the
+///   rounding of some entries (e.g. `dgemm` with n = 200 split into two column ranges of 100 computes columns
+///   96...99 with its edge kernel); blocks fixed by the shape give the same bits on any thread count.
+/// Concurrent single-threaded calls are safe in OpenBLAS's pthreads build (its buffer allocation is locked).
 public enum BLASRuntime {
-    /// The number of threads OpenBLAS uses for one call, and our own parallel loops use (`Parallel`). Inside a
-    /// `withSerialCalls` scope OpenBLAS runs single-threaded, but this stays the program's thread count: reading
-    /// it gives the count the scope will restore, and setting it changes that count.
+    /// The number of workers that BLAS products and our parallel loops use (initially OpenBLAS's own default:
+    /// `OPENBLAS_NUM_THREADS`, else the number of cores).
     public static var threadCount: Int {
-        get { serialScope.withLock { $0.depth > 0 ? $0.threads : liveThreadCount } }
+        get { workers.load(ordering: .relaxed) }
         set {
             precondition(newValue >= 1, "BLAS thread count must be >= 1, got \(newValue)")
-            serialScope.withLock { state in
-                if state.depth > 0 { state.threads = newValue } else { openblas_set_num_threads(Int32(newValue)) }
-            }
+            workers.store(newValue, ordering: .relaxed)
         }
     }
 
-    /// The thread count OpenBLAS itself is set to (1 inside a `withSerialCalls` scope).
+    /// Reads OpenBLAS's default thread count, then sets OpenBLAS to one thread per call; runs once.
+    private static let workers: Atomic<Int> = {
+        let initial = max(1, Int(openblas_get_num_threads()))
+        openblas_set_num_threads(1)
+        return Atomic(initial)
+    }()
+
+    /// Makes sure OpenBLAS runs one thread per call. Every wrapper around an OpenBLAS routine calls it first.
+    @inline(__always)
+    static func prepare() { _ = workers.load(ordering: .relaxed) }
+
+    /// The thread count OpenBLAS itself is set to: 1 once any wrapper has run.
     static var liveThreadCount: Int { Int(openblas_get_num_threads()) }
-
-    /// Nesting depth of `withSerialCalls` scopes and the thread count they will restore.
-    private static let serialScope = Mutex<(depth: Int, threads: Int)>((0, 0))
-
-    /// Runs `body` with OpenBLAS limited to one thread per call (each call computes on its calling thread) and
-    /// passes it the program's thread count, for the caller's own parallel loop; restores OpenBLAS's count
-    /// afterwards. Nested and concurrent scopes are counted: the first one in sets 1, the last one out restores
-    /// (`threadCount` set meanwhile is what it restores).
-    ///
-    /// Why: OpenBLAS's threading partitions a product by the thread count, and the partition changes the rounding
-    /// of some entries (e.g. `dgemm` with n = 200 split into two column ranges of 100 computes columns 96...99 with
-    /// its edge kernel), so a threaded call gives different bits with 1 and 2 threads. Single-threaded calls on
-    /// blocks fixed by the data, spread over the caller's own workers, give the same bits on any thread count.
-    /// Concurrent single-threaded calls are safe in OpenBLAS's pthreads build (its buffer allocation is locked).
-    /// The setting is process-wide: BLAS calls that other threads make during the scope also run single-threaded
-    /// (and so may round differently from a threaded call); the executables make none.
-    public static func withSerialCalls<T>(_ body: (_ threads: Int) throws -> T) rethrows -> T {
-        let threads = serialScope.withLock { state -> Int in
-            if state.depth == 0 {
-                state.threads = liveThreadCount
-                if state.threads > 1 { openblas_set_num_threads(1) }
-            }
-            state.depth += 1
-            return state.threads
-        }
-        defer {
-            serialScope.withLock { state in
-                state.depth -= 1
-                if state.depth == 0 && state.threads > 1 { openblas_set_num_threads(Int32(state.threads)) }
-            }
-        }
-        return try body(threads)
-    }
 
     /// The name of the kernel family OpenBLAS picked at load time (e.g. "Haswell", "SkylakeX").
     public static var coreName: String { String(cString: openblas_get_corename()) }

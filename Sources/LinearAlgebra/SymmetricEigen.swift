@@ -35,6 +35,7 @@ public struct SymmetricEigen {
         var lworkQuery: Int32 = -1, liworkQuery: Int32 = -1
         var workSize = 0.0
         var iworkSize: Int32 = 0
+        BLASRuntime.prepare()
         dsyevd_("V", "U", &nn, &a, &lda, &w, &workSize, &lworkQuery, &iworkSize, &liworkQuery, &info)
         guard info == 0 else { throw LinearAlgebraError.eigenFailed(info: info) }
         var lwork = Int32(workSize)

@@ -16,8 +16,8 @@ let conv2dShapes: [ConvShape] = [
     ConvShape(n: 2, c: 4, h: 5, w: 5, o: 3, k: 1, stride: 1, padding: 0),       // 1 x 1
     ConvShape(n: 2, c: 2, h: 4, w: 4, o: 2, k: 2, stride: 1, padding: 3),       // padding wider than the kernel
     ConvShape(n: 2, c: 2, h: 5, w: 6, o: 3, k: 5, stride: 2, padding: 0),       // kernel as tall as the image
-    // Per image 144 x 676 column floats: the 1 MB column budget makes groups of 2 and 1 images.
-    ConvShape(n: 3, c: 16, h: 28, w: 28, o: 2, k: 3, stride: 1, padding: 0),
+    // Per image 676 x 144 column floats: the 1 MB column budget makes blocks of 2, 2 and 1 images.
+    ConvShape(n: 5, c: 16, h: 28, w: 28, o: 2, k: 3, stride: 1, padding: 0),
 ]
 
 /// convTranspose2d geometries: x [N, C_in = c, H, W], weight [c, o, K, K].
@@ -30,8 +30,8 @@ let convTranspose2dShapes: [ConvShape] = [
     ConvShape(n: 2, c: 4, h: 5, w: 5, o: 3, k: 1, stride: 1, padding: 0),
     ConvShape(n: 2, c: 2, h: 6, w: 5, o: 2, k: 3, stride: 1, padding: 2),      // output smaller than input
     ConvShape(n: 2, c: 3, h: 3, w: 3, o: 2, k: 2, stride: 3, padding: 0),      // stride > kernel: gaps
-    // Per image 144 x 676 column floats: groups of 2 and 1 images, padded frames.
-    ConvShape(n: 3, c: 2, h: 26, w: 26, o: 16, k: 3, stride: 1, padding: 1),
+    // Per image 676 x 144 column floats: blocks of 2, 2 and 1 images, padded frames.
+    ConvShape(n: 5, c: 2, h: 26, w: 26, o: 16, k: 3, stride: 1, padding: 1),
 ]
 
 /// Uniform values in [-1, 1).
@@ -138,7 +138,8 @@ private func naiveConvTranspose2dBackward(x: [Double], weight: [Double], g: [Dou
         expectClose(b.grad ?? [], reference.db, "db")
     }
 
-    /// The last shape of each list really is split into several column-buffer groups, the last one partial.
+    /// The last shape of each list really is split into several column-buffer blocks, the last one partial; a batch
+    /// of 256 makes at least four blocks.
     @Test func largeShapesSpanSeveralGroups() {
         let conv = conv2dShapes.last!, transposed = convTranspose2dShapes.last!
         let convGeometry = ConvolutionGeometry(channels: conv.c, height: conv.h, width: conv.w, kernel: conv.k,
@@ -148,6 +149,9 @@ private func naiveConvTranspose2dBackward(x: [Double], weight: [Double], g: [Dou
             kernel: transposed.k, stride: transposed.stride, padding: transposed.padding)
         #expect(convGeometry.imagesPerGroup(conv.n) == 2)
         #expect(transposedGeometry.imagesPerGroup(transposed.n) == 2)
+        #expect(convGeometry.imagesPerGroup(256) == 2 && transposedGeometry.imagesPerGroup(256) == 2)
+        let first = ConvolutionGeometry(channels: 1, height: 28, width: 28, kernel: 4, stride: 2, padding: 1)
+        #expect(first.imagesPerGroup(256) == 64 && first.imagesPerGroup(1) == 1)
     }
 
     /// convTranspose2d is the adjoint of conv2d (zero biases, same weight): <conv2d(x, W), y> = <x, convT(y, W)>.

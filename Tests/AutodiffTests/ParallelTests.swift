@@ -37,19 +37,13 @@ import Testing
         Parallel.forEachBlock(0, block: block, workers: workers) { _, _ in Issue.record("no blocks expected") }
     }
 
-    /// Inside a scope OpenBLAS runs single-threaded while the program's count stays visible; setting the count
-    /// inside a scope is what the scope restores. (Another suite's scope may be open meanwhile: only the counted
-    /// behaviour is asserted, which holds either way.)
-    @Test func serialBLASScopesNestAndRestore() {
-        BLASRuntime.threadCount = 2
-        BLASRuntime.withSerialCalls { outer in
-            #expect(outer == 2 && BLASRuntime.threadCount == 2 && BLASRuntime.liveThreadCount == 1)
-            BLASRuntime.withSerialCalls { inner in #expect(inner == 2 && BLASRuntime.liveThreadCount == 1) }
-            #expect(BLASRuntime.liveThreadCount == 1)
-            BLASRuntime.threadCount = 3
-            #expect(BLASRuntime.threadCount == 3 && BLASRuntime.liveThreadCount == 1)
-        }
-        #expect(BLASRuntime.threadCount == 3)
+    /// OpenBLAS runs one thread per call whatever the program's thread count (ours: `BLAS.gemm` splits products).
+    @Test func openBLASStaysSingleThreaded() {
+        BLASRuntime.threadCount = 3
+        var c = [Float](repeating: 0, count: 4)
+        BLAS.gemm(.none, .none, m: 2, n: 2, k: 2, a: [1, 2, 3, 4], lda: 2, b: [1, 0, 0, 1], ldb: 2, c: &c, ldc: 2)
+        #expect(c == [1, 2, 3, 4])
+        #expect(BLASRuntime.threadCount == 3 && BLASRuntime.liveThreadCount == 1)
         BLASRuntime.threadCount = 2
     }
 

@@ -22,6 +22,56 @@ import Testing
         for i in 0..<(m * n) { #expect(abs(c[i] - expected[i]) < 1e-4, "C[\(i)] \(c[i]) vs \(expected[i])") }
     }
 
+    /// Products large enough to be cut into blocks (along rows and along columns of C, every transpose, with
+    /// accumulation, leading dimensions wider than the operands) against naive Double loops, and bit-identical for
+    /// 1, 2 and 3 worker threads (the blocks depend only on the shape).
+    @Test(arguments: [(Transpose.none, Transpose.none), (.none, .transposed), (.transposed, .none), (.transposed, .transposed)],
+          [(m: 300, n: 40, k: 700), (m: 24, n: 410, k: 900)])
+    func blockedGemmMatchesNaiveLoopsOnAnyThreadCount(transposes: (Transpose, Transpose), size: (m: Int, n: Int, k: Int)) {
+        let (ta, tb) = transposes
+        let (m, n, k) = size
+        let plan = BLAS.gemmBlocks(m: m, n: n, k: k)
+        #expect(plan.count > 1 && plan.alongRows == (m >= n))
+        // Stored operands with 3 spare columns each, to exercise the leading dimensions.
+        let (aRows, aColumns) = ta == .none ? (m, k) : (k, m)
+        let (bRows, bColumns) = tb == .none ? (k, n) : (n, k)
+        let lda = aColumns + 3, ldb = bColumns + 3, ldc = n + 3
+        let a = (0..<(aRows * lda)).map { Float(($0 * 37) % 101) / 50 - 1 }
+        let b = (0..<(bRows * ldb)).map { Float(($0 * 53) % 89) / 44 - 1 }
+        let c0 = (0..<(m * ldc)).map { Float($0 % 7) - 3 }
+        func opA(_ i: Int, _ p: Int) -> Double { Double(ta == .none ? a[i * lda + p] : a[p * lda + i]) }
+        func opB(_ p: Int, _ j: Int) -> Double { Double(tb == .none ? b[p * ldb + j] : b[j * ldb + p]) }
+        var results: [[Float]] = []
+        for threads in [1, 2, 3] {
+            BLASRuntime.threadCount = threads
+            var c = c0
+            BLAS.gemm(ta, tb, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: &c, ldc: ldc)
+            results.append(c)
+        }
+        BLASRuntime.threadCount = 2
+        #expect(results[1] == results[0] && results[2] == results[0])
+        var worst = 0.0
+        for i in 0..<m { for j in 0..<ldc {
+            var expected = Double(c0[i * ldc + j])
+            if j < n { for p in 0..<k { expected += 0.5 * opA(i, p) * opB(p, j) } }
+            worst = max(worst, abs(Double(results[0][i * ldc + j]) - expected) / max(1, abs(expected)))
+        } }
+        #expect(worst < 1e-5, "worst relative error \(worst)")
+    }
+
+    /// The blocks cover the longer side of C exactly, in multiples of 8 but the last; small products stay whole.
+    @Test func gemmBlocksCoverTheLongerSide() {
+        for (m, n, k) in [(256, 400, 784), (256, 784, 400), (400, 256, 20), (2048, 2048, 2048), (64, 490, 512), (128, 128, 256)] {
+            let plan = BLAS.gemmBlocks(m: m, n: n, k: k)
+            let side = plan.alongRows ? m : n
+            #expect(plan.alongRows == (m >= n))
+            #expect(plan.size * (plan.count - 1) < side && plan.size * plan.count >= side, "\(m)x\(n)x\(k): \(plan)")
+            if plan.count > 1 { #expect(plan.size % 8 == 0 && (2...8).contains(plan.count), "\(m)x\(n)x\(k): \(plan)") }
+        }
+        #expect(BLAS.gemmBlocks(m: 20, n: 30, k: 40).count == 1)
+        #expect(BLAS.gemmBlocks(m: 256, n: 200, k: 784) == BLAS.GemmBlocks(alongRows: true, size: 64, count: 4))
+    }
+
     /// dtrsm against naive substitution: op(A) X = alpha B (left) or X op(A) = alpha B (right), checked by
     /// multiplying the solution back with naive loops, for both triangles, both transposes and both sides.
     @Test(arguments: [Side.left, .right], [Triangle.lower, .upper])

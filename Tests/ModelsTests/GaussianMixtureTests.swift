@@ -125,7 +125,7 @@ import Testing
         #expect(g1.next() == g2.next())
     }
 
-    /// Bit-identical with 1 and 2 threads (a threaded OpenBLAS call would not be: see `BLASRuntime.withSerialCalls`).
+    /// Bit-identical with 1 and 2 threads (a threaded OpenBLAS call would not be: see `BLASRuntime`).
     @Test func fitIsIndependentOfThreadCount() {
         let points = Self.clustered(count: 9000, dimension: 20, clusters: 10, seed: 5)
         func run(_ threads: Int) -> (GaussianMixture, [Double]) {
