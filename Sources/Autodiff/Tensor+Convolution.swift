@@ -84,9 +84,7 @@ struct ConvolutionGeometry {
         var dst = columns
         for oh in 0..<outputHeight { for ow in 0..<outputWidth {
             let corner = source + oh * s * wp + ow * s
-            for c in 0..<channels { for ki in 0..<k {
-                copyRun(from: corner + (c * hp + ki) * wp, to: dst + (c * k + ki) * k, count: k)
-            } }
+            for c in 0..<channels { copyWindow(from: corner + c * hp * wp, rowStride: wp, to: dst + c * k * k, kernel: k) }
             dst += window
         } }
     }
@@ -101,9 +99,7 @@ struct ConvolutionGeometry {
         var src = columns
         for oh in 0..<outputHeight { for ow in 0..<outputWidth {
             let corner = target + oh * s * wp + ow * s
-            for c in 0..<channels { for ki in 0..<k {
-                addRun(from: src + (c * k + ki) * k, to: corner + (c * hp + ki) * wp, count: k)
-            } }
+            for c in 0..<channels { addWindow(from: src + c * k * k, to: corner + c * hp * wp, rowStride: wp, kernel: k) }
             src += window
         } }
         if padding != 0 { addFrame(frame, into: image) }
@@ -124,28 +120,63 @@ struct ConvolutionGeometry {
     }
 }
 
-/// destination[0..<count] = source[0..<count]; one unaligned 16-byte move for the study's 4-wide runs.
+/// Copies one channel's K x K window, whose rows start `rowStride` floats apart in `source`, into K*K consecutive
+/// floats; the study's 4 x 4 windows as four unaligned 16-byte moves, its 3 x 3 and 1 x 1 windows unrolled.
 @inline(__always)
-private func copyRun(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, count: Int) {
-    if count == 4 {
-        UnsafeMutableRawPointer(destination).storeBytes(
-            of: UnsafeRawPointer(source).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+private func copyWindow(from source: UnsafePointer<Float>, rowStride: Int, to destination: UnsafeMutablePointer<Float>,
+                        kernel k: Int) {
+    if k == 4 {
+        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(destination), stride = rowStride * 4
+        to.storeBytes(of: from.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+        to.storeBytes(of: from.loadUnaligned(fromByteOffset: stride, as: SIMD4<Float>.self), toByteOffset: 16,
+                      as: SIMD4<Float>.self)
+        to.storeBytes(of: from.loadUnaligned(fromByteOffset: 2 * stride, as: SIMD4<Float>.self), toByteOffset: 32,
+                      as: SIMD4<Float>.self)
+        to.storeBytes(of: from.loadUnaligned(fromByteOffset: 3 * stride, as: SIMD4<Float>.self), toByteOffset: 48,
+                      as: SIMD4<Float>.self)
+    } else if k == 3 {
+        // Unrolled: a 3-float run is too short for a loop (vq_vae's 3 x 3 convolution).
+        for ki in 0..<3 {
+            let row = source + ki * rowStride, target = destination + ki * 3
+            target[0] = row[0]; target[1] = row[1]; target[2] = row[2]
+        }
+    } else if k == 1 {
+        destination[0] = source[0]
     } else {
-        var t = 0
-        while t < count { destination[t] = source[t]; t &+= 1 }
+        for ki in 0..<k {
+            let row = source + ki * rowStride, target = destination + ki * k
+            var t = 0
+            while t < k { target[t] = row[t]; t &+= 1 }
+        }
     }
 }
 
-/// destination[0..<count] += source[0..<count]; 16-byte moves for 4-wide runs.
+/// The adjoint of `copyWindow`: adds K*K consecutive floats into a K x K window whose rows start `rowStride`
+/// floats apart.
 @inline(__always)
-private func addRun(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, count: Int) {
-    if count == 4 {
-        let sum = UnsafeRawPointer(destination).loadUnaligned(as: SIMD4<Float>.self)
-            + UnsafeRawPointer(source).loadUnaligned(as: SIMD4<Float>.self)
-        UnsafeMutableRawPointer(destination).storeBytes(of: sum, as: SIMD4<Float>.self)
+private func addWindow(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, rowStride: Int,
+                       kernel k: Int) {
+    if k == 4 {
+        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(destination)
+        for ki in 0..<4 {
+            let offset = ki * rowStride * 4
+            let sum = UnsafeRawPointer(to).loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
+                + from.loadUnaligned(fromByteOffset: 16 * ki, as: SIMD4<Float>.self)
+            to.storeBytes(of: sum, toByteOffset: offset, as: SIMD4<Float>.self)
+        }
+    } else if k == 3 {
+        for ki in 0..<3 {
+            let row = destination + ki * rowStride, values = source + ki * 3
+            row[0] += values[0]; row[1] += values[1]; row[2] += values[2]
+        }
+    } else if k == 1 {
+        destination[0] += source[0]
     } else {
-        var t = 0
-        while t < count { destination[t] += source[t]; t &+= 1 }
+        for ki in 0..<k {
+            let row = destination + ki * rowStride, values = source + ki * k
+            var t = 0
+            while t < k { row[t] += values[t]; t &+= 1 }
+        }
     }
 }
 
@@ -187,9 +218,13 @@ private func accumulateBiasGradient(_ g: UnsafeBufferPointer<Float>, images: Int
         for c in range {
             var total = 0.0
             for n in 0..<images {
+                // Eight running sums so the loop vectorises (a single Float sum is one dependent add per value).
                 let plane = g.baseAddress! + (n * channels + c) * spatial
-                var partial: Float = 0
-                for j in 0..<spatial { partial += plane[j] }
+                var lanes = SIMD8<Float>.zero
+                var j = 0
+                while j + 8 <= spatial { lanes += UnsafeRawPointer(plane + j).loadUnaligned(as: SIMD8<Float>.self); j += 8 }
+                var partial = lanes.sum()
+                while j < spatial { partial += plane[j]; j += 1 }
                 total += Double(partial)
             }
             db[c] += Float(total)
@@ -201,10 +236,10 @@ private func accumulateBiasGradient(_ g: UnsafeBufferPointer<Float>, images: Int
 private func addPartials(_ partials: UnsafePointer<Float>, blocks: Int, size: Int,
                          into gradient: UnsafeMutableBufferPointer<Float>) {
     Parallel.forEachRange(size, itemSize: blocks) { range in
-        for j in range {
-            var total = gradient[j]
-            for b in 0..<blocks { total += partials[b * size + j] }
-            gradient[j] = total
+        let target = gradient.baseAddress!
+        for b in 0..<blocks {
+            let source = partials + b * size
+            for j in range { target[j] += source[j] }
         }
     }
 }

@@ -42,7 +42,9 @@ extension Tensor {
         let batch = x.shape[0], inFeatures = x.shape[1], outFeatures = weight.shape[0]
         var y = [Float](unsafeUninitializedCapacity: batch * outFeatures) { p, initialized in
             bias.data.withUnsafeBufferPointer { b in
-                for r in 0..<batch { for c in 0..<outFeatures { p[r * outFeatures + c] = b[c] } }
+                Parallel.forEachRange(batch, itemSize: outFeatures) { rows in
+                    for r in rows { (p.baseAddress! + r * outFeatures).update(from: b.baseAddress!, count: outFeatures) }
+                }
             }
             initialized = batch * outFeatures
         }
@@ -65,8 +67,14 @@ extension Tensor {
                     } }
                 }
                 if bias.requiresGrad {
+                    // Columns split over the workers; each column summed over the rows in order.
                     bias.withGrad { db in
-                        for r in 0..<batch { for c in 0..<outFeatures { db[c] += g[r * outFeatures + c] } }
+                        Parallel.forEachRange(outFeatures, itemSize: batch) { columns in
+                            for r in 0..<batch {
+                                let row = g.baseAddress! + r * outFeatures
+                                for c in columns { db[c] += row[c] }
+                            }
+                        }
                     }
                 }
             }

@@ -69,7 +69,8 @@ import Testing
             if plan.count > 1 { #expect(plan.size % 8 == 0 && (2...8).contains(plan.count), "\(m)x\(n)x\(k): \(plan)") }
         }
         #expect(BLAS.gemmBlocks(m: 20, n: 30, k: 40).count == 1)
-        #expect(BLAS.gemmBlocks(m: 256, n: 200, k: 784) == BLAS.GemmBlocks(alongRows: true, size: 64, count: 4))
+        #expect(BLAS.gemmBlocks(m: 256, n: 200, k: 784) == BLAS.GemmBlocks(alongRows: true, size: 128, count: 2))
+        #expect(BLAS.gemmBlocks(m: 256, n: 784, k: 400) == BLAS.GemmBlocks(alongRows: false, size: 200, count: 4))
     }
 
     /// dtrsm against naive substitution: op(A) X = alpha B (left) or X op(A) = alpha B (right), checked by
