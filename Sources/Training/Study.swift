@@ -1,7 +1,11 @@
+import Autodiff
 import Datasets
+import Dispatch
 import Foundation
+import LinearAlgebra
 import Models
 import Storage
+import Synchronization
 
 /// The study as data: every run with its full model configuration and training settings, and the
 /// reference study's published test MSE where it has one. Read from `fixtures/study.json`.
@@ -115,6 +119,10 @@ public struct StudySweep {
     public var outputRoot: String
     /// Epochs, batch size and learning rate of the code-prior stage; its seed and threads are the run's.
     public var priorSettings = CodePriorTraining.defaultSettings
+    /// Runs trained side by side (`vae-train sweep --jobs`), each with max(1, threads / jobs) worker threads. On two
+    /// cores two one-thread runs side by side finish sooner than two-thread runs one after the other: the two workers
+    /// of one step wait for each other at every product, two runs never do (measured in notebooks-md/performance.md).
+    public var jobs = 1
 
     public init(study: Study, dataDirectory: String, outputRoot: String) {
         self.study = study; self.dataDirectory = dataDirectory; self.outputRoot = outputRoot
@@ -130,7 +138,8 @@ public struct StudySweep {
         let t = checkpoint.training
         let sameSettings = checkpoint.model.configuration == run.model && t.dataChecksum == dataChecksum
             && t.epochs == run.training.epochs && t.batchSize == run.training.batchSize
-            && t.learningRate == run.training.learningRate && t.seed == run.training.seed && t.threads == run.training.threads
+            && t.learningRate == run.training.learningRate && t.seed == run.training.seed
+        // Not the thread count: it does not change the result (and `jobs` trains with fewer threads per run).
         if !sameSettings { return .replace }
         return t.isFinished ? .skip : .resume
     }
@@ -140,31 +149,85 @@ public struct StudySweep {
                     dataDirectory: dataDirectory, outputRoot: outputRoot, resume: resume)
     }
 
-    /// Runs the sweep over `runs`; `log` receives one line per decision.
+    /// Runs the sweep over `runs`; `log` receives one line per decision (from any thread, one call at a time).
+    ///
+    /// With `jobs` > 1 the runs are trained side by side, largest first (`estimatedCost`), each with
+    /// max(1, threads / jobs) worker threads. The checkpoints are the same as one run after the other (training gives
+    /// the same bits for any thread count); only the wall time changes. On an error the other jobs finish the run they
+    /// are on, start no new one, and the first error is thrown.
     public func run(_ runs: [Study.Run], log: (String) -> Void, progress: (String) -> (TrainingEvent) -> Void) throws {
+        precondition(jobs >= 1, "StudySweep.jobs must be >= 1, got \(jobs)")
         let checksum = try MNIST.checksumOfFiles(in: dataDirectory)
+        let logLock = Mutex(())
+        func say(_ line: String) { logLock.withLock { _ in log(line) } }
+        // Decide first, one run after the other (a replaced run's folder is moved aside here).
+        var pending: [(run: Study.Run, train: Bool, resume: Bool)] = []
         for run in runs {
             let decision = decision(for: run, dataChecksum: checksum)
-            let job = job(for: run, resume: decision == .resume)
             switch decision {
             case .skip:
-                log("\(run.name): finished checkpoint with these settings, skipped")
+                say("\(run.name): finished checkpoint with these settings, skipped")
             case .resume:
-                log("\(run.name): resuming")
+                say("\(run.name): resuming")
             case .train:
-                log("\(run.name): training")
+                say("\(run.name): training")
             case .replace:
-                let aside = job.runFolder + ".replaced-\(Int(Date().timeIntervalSince1970))"
-                try FileManager.default.moveItem(atPath: job.runFolder, toPath: aside)
-                log("\(run.name): settings changed; previous run moved to \(aside), training")
+                let folder = job(for: run, resume: false).runFolder
+                let aside = folder + ".replaced-\(Int(Date().timeIntervalSince1970))"
+                try FileManager.default.moveItem(atPath: folder, toPath: aside)
+                say("\(run.name): settings changed; previous run moved to \(aside), training")
             }
-            if decision != .skip { try job.run(progress: progress(run.name)) }
-            if run.model.kind == .vqVAE { try trainPriorIfNeeded(run, runFolder: job.runFolder, log: log) }
+            if decision != .skip || run.model.kind == .vqVAE {
+                pending.append((run, decision != .skip, decision == .resume))
+            }
         }
+        func complete(_ item: (run: Study.Run, train: Bool, resume: Bool), threads: Int) throws {
+            var job = job(for: item.run, resume: item.resume)
+            job.settings.threads = threads
+            if item.train { try job.run(progress: progress(item.run.name)) }
+            if item.run.model.kind == .vqVAE {
+                try trainPriorIfNeeded(item.run, runFolder: job.runFolder, threads: threads, log: say)
+            }
+        }
+        if jobs == 1 || pending.count <= 1 {
+            for item in pending { try complete(item, threads: item.run.training.threads) }
+            return
+        }
+        let costs = pending.map { Self.estimatedCost(of: $0.run) }
+        let order = pending.indices.sorted { costs[$0] > costs[$1] || (costs[$0] == costs[$1] && $0 < $1) }
+        let next = Mutex(0)
+        let firstError = Mutex<(any Error)?>(nil)
+        DispatchQueue.concurrentPerform(iterations: min(jobs, pending.count)) { _ in
+            while true {
+                let taken: Int? = next.withLock { index in
+                    guard index < order.count, firstError.withLock({ $0 == nil }) else { return nil }
+                    index += 1
+                    return order[index - 1]
+                }
+                guard let taken else { return }
+                let item = pending[taken]
+                do {
+                    try complete(item, threads: max(1, item.run.training.threads / jobs))
+                } catch {
+                    firstError.withLock { if $0 == nil { $0 = error } }
+                }
+            }
+        }
+        if let error = firstError.withLock({ $0 }) { throw error }
+    }
+
+    /// The BLAS work of one loss evaluation of `run`'s model on 8 blank images: a rough cost that lets `jobs`
+    /// start the largest runs first, so that the jobs end together.
+    static func estimatedCost(of run: Study.Run) -> Int {
+        var generator = SeededGenerator(seed: 1)
+        guard let model = try? ModelFactory.make(run.model, generator: &generator) else { return 0 }
+        let before = BLAS.floatingPointOperations.load(ordering: .relaxed)
+        _ = model.loss(Tensor.zeros([8, run.model.imageSize]), generator: &generator)
+        return BLAS.floatingPointOperations.load(ordering: .relaxed) - before
     }
 
     /// The code-prior stage of a finished VQ-VAE run, unless its folder holds a prior of its checkpoint.
-    func trainPriorIfNeeded(_ run: Study.Run, runFolder: String, log: (String) -> Void) throws {
+    func trainPriorIfNeeded(_ run: Study.Run, runFolder: String, threads: Int, log: (String) -> Void) throws {
         if CodePriorTraining.hasValidPrior(runFolder: runFolder) {
             log("\(run.name): code prior of this checkpoint present, skipped")
             return
@@ -172,7 +235,7 @@ public struct StudySweep {
         log("\(run.name): training the code prior")
         var settings = priorSettings
         settings.seed = run.training.seed
-        settings.threads = run.training.threads
+        settings.threads = threads
         try CodePriorTraining.run(runFolder: runFolder, dataDirectory: dataDirectory, settings: settings) {
             log("\(run.name): " + $0)
         }

@@ -18,9 +18,14 @@ public enum TrainingEvent {
 /// Determinism: the model's initial parameters come from `SeededGenerator(seed)`; the per-epoch shuffles
 /// and the reparameterisation noise come from a second stream split off it. Both streams' states are saved
 /// in each checkpoint, so a resumed run continues with exactly the draws the uninterrupted run would make.
+/// The thread count does not change the result (BLAS products and reductions are cut into blocks fixed by
+/// their shapes, see `BLASRuntime`), so a run may resume with another one.
 public final class Trainer {
     public let runName: String
     public let settings: TrainingSettings
+    /// Worker threads of `run` (initially `settings.threads`, which the checkpoint records): any count gives the
+    /// same checkpoint.
+    public var threads: Int
     public let model: any GenerativeModel
     public let optimizer: Adam
     public private(set) var record: TrainingRecord
@@ -35,6 +40,7 @@ public final class Trainer {
         let model = try ModelFactory.make(configuration, generator: &initGenerator)
         self.runName = runName
         self.settings = settings
+        self.threads = settings.threads
         self.model = model
         self.optimizer = Adam(parameters: model.parameters, learningRate: Float(settings.learningRate))
         self.generator = initGenerator.split()
@@ -71,6 +77,7 @@ public final class Trainer {
         self.settings = TrainingSettings(epochs: training.epochs, batchSize: training.batchSize,
                                          learningRate: training.learningRate, seed: training.seed, threads: training.threads)
         try settings.validate()
+        self.threads = settings.threads
         self.model = checkpoint.model
         self.optimizer = Adam(parameters: checkpoint.model.parameters, learningRate: Float(training.learningRate))
         optimizer.restore(step: state.adamStep, firstMoments: first, secondMoments: second)
@@ -87,7 +94,8 @@ public final class Trainer {
     /// Runs the remaining epochs, writing `checkpointPath` after each. Throws on divergence, leaving the
     /// last good checkpoint in place.
     public func run(checkpointPath: String, progress: (TrainingEvent) -> Void = { _ in }) throws {
-        BLASRuntime.threadCount = settings.threads
+        precondition(threads >= 1, "Trainer.threads must be >= 1, got \(threads)")
+        BLASRuntime.threadCount = threads
         MemoryTuning.retainFreedMemory()
         let imageSize = model.configuration.imageSize
         guard data.rows * data.columns == imageSize else {

@@ -51,11 +51,15 @@ public struct TrainingJob {
             let t = checkpoint.training
             let stored = TrainingSettings(epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate,
                                           seed: t.seed, threads: t.threads)
-            if stored != settings {
+            // The thread count is the command line's: it does not change the result.
+            var given = settings
+            given.threads = t.threads
+            if stored != given {
                 notice("resuming \(runName) with its checkpoint's settings (epochs \(t.epochs), batch size \(t.batchSize), "
-                       + "lr \(t.learningRate), seed \(t.seed), threads \(t.threads)), not the ones given")
+                       + "lr \(t.learningRate), seed \(t.seed)), not the ones given")
             }
             trainer = try Trainer(resuming: checkpoint, path: checkpointPath, data: train, dataChecksum: checksum)
+            trainer.threads = settings.threads
         } else {
             trainer = try Trainer(runName: runName, configuration: configuration, settings: settings,
                                   data: train, dataChecksum: checksum)

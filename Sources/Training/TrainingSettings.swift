@@ -6,7 +6,8 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var batchSize: Int = 256
     public var learningRate: Double = 1e-3
     public var seed: UInt64 = 1
-    /// BLAS threads (and later, element-wise worker threads). The same seed and thread count give the same checkpoint.
+    /// Worker threads for BLAS products and element-wise loops. Any count gives the same checkpoint for a seed;
+    /// the count is recorded in the checkpoint only as a fact about the run.
     public var threads: Int = 2
 
     public init(epochs: Int = 10, batchSize: Int = 256, learningRate: Double = 1e-3, seed: UInt64 = 1, threads: Int = 2) {

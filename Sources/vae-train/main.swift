@@ -25,7 +25,7 @@ struct Train: ParsableCommand {
     @Option(help: "Images per batch.") var batchSize: Int = 256
     @Option(help: "Adam learning rate.") var lr: Double = 1e-3
     @Option(help: "Seed of every random draw.") var seed: UInt64 = 1
-    @Option(help: "Threads (the same seed and thread count give the same checkpoint).") var threads: Int = 2
+    @Option(help: "Threads (any count gives the same checkpoint for a seed).") var threads: Int = 2
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
     @Option(help: "Output root; the run goes to OUT/runs/<model>.") var out: String = "out"
     @Flag(help: "Continue from the run's last checkpoint if it has one.") var resume = false
@@ -62,9 +62,12 @@ struct Sweep: ParsableCommand {
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
     @Option(help: "Output root; runs go to OUT/runs/<run>.") var out: String = "out"
     @Option(help: "Train each run with seeds 1...N, in folders OUT/runs/<run>-s<seed>.") var seeds: Int?
+    @Option(help: "Runs trained side by side, each with threads/jobs threads: the same checkpoints, sooner (2 on two cores).")
+    var jobs: Int = 1
 
     func validate() throws {
         if let seeds, seeds < 1 || seeds > 1000 { throw ValidationError("--seeds must be between 1 and 1000, got \(seeds)") }
+        if jobs < 1 || jobs > 64 { throw ValidationError("--jobs must be between 1 and 64, got \(jobs)") }
     }
 
     func run() throws {
@@ -73,13 +76,15 @@ struct Sweep: ParsableCommand {
         let names = only?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         let runs = Study.seeded(try loaded.runs(only: names), seeds: seeds)
         let epochsByName = Dictionary(uniqueKeysWithValues: runs.map { ($0.name, $0.training.epochs) })
-        let sweep = StudySweep(
+        var sweep = StudySweep(
             study: loaded,
             dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
             outputRoot: out)
+        sweep.jobs = jobs
+        let live = jobs == 1 && isatty(2) != 0  // live progress bars of runs side by side would overwrite each other
         try sweep.run(runs, log: { FileHandle.standardError.write(Data(("sweep: " + $0 + "\n").utf8)) },
                       progress: { name in
-                          let reporter = ProgressReporter(runName: name, epochs: epochsByName[name]!)
+                          let reporter = ProgressReporter(runName: name, epochs: epochsByName[name]!, live: live)
                           return reporter.handle
                       })
     }
@@ -94,7 +99,7 @@ struct Prior: ParsableCommand {
     @Option(help: "Code grids per batch.") var batchSize: Int = CodePriorTraining.defaultSettings.batchSize
     @Option(help: "Adam learning rate.") var lr: Double = CodePriorTraining.defaultSettings.learningRate
     @Option(help: "Seed of every random draw.") var seed: UInt64 = CodePriorTraining.defaultSettings.seed
-    @Option(help: "Threads (the same seed and thread count give the same prior).") var threads: Int = CodePriorTraining.defaultSettings.threads
+    @Option(help: "Threads (any count gives the same prior for a seed).") var threads: Int = CodePriorTraining.defaultSettings.threads
     @Option(help: "MNIST folder the run was trained on (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
     @Option(help: "Units per hidden layer of the prior's network (default \(CodePriorConfiguration(positions: 2, codes: 2).hiddenSize)).")
     var hiddenSize: Int?

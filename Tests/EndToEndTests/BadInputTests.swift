@@ -134,6 +134,8 @@ import Testing
         (["--model", "vae_std_z20", "--threads", "0"], "--threads must be >= 1, got 0"),
         (["--model", "vae_std_z20", "--seed=-1"], "seed"),
         (["--model", "vae_std_z20", "--epochs", "many"], "epochs"),
+        (["sweep", "--jobs", "0"], "--jobs must be between 1 and 64, got 0"),
+        (["sweep", "--seeds", "0"], "--seeds must be between 1 and 1000, got 0"),
     ]
 
     @Test(arguments: 0..<settingCases.count)

@@ -90,6 +90,44 @@ import Testing
         }
     }
 
+    /// `jobs: 2` trains the runs side by side with one thread each and gives the same tensors (checkpoints and code
+    /// prior) as one run after the other with two threads, for every model family (each one's ops are split into
+    /// blocks on these sizes); a later sweep with other jobs skips the finished runs.
+    @Test func sweepJobsSideBySideGiveTheSameTensors() throws {
+        let scratch = Scratch()
+        let data = scratch.path + "/mnist"
+        try Self.writeTinyMNIST(into: data)
+        let settings = TrainingSettings(epochs: 1, batchSize: 20, learningRate: 1e-3, seed: 4, threads: 2)
+        let runs = [Study.Run(name: "vq_vae", model: ModelConfiguration(kind: .vqVAE), training: settings, referenceMSE: nil),
+                    Study.Run(name: "vae_conv", model: ModelConfiguration(kind: .convVAE), training: settings, referenceMSE: nil),
+                    Study.Run(name: "gm_vae", model: ModelConfiguration(kind: .gmVAE), training: settings, referenceMSE: nil),
+                    Study.Run(name: "wae", model: ModelConfiguration(kind: .wae), training: settings, referenceMSE: nil),
+                    Study.Run(name: "vae_std_z20", model: ModelConfiguration(kind: .mlpVAE), training: settings, referenceMSE: nil)]
+        func sweep(jobs: Int, into root: String) throws -> [String] {
+            var sweep = StudySweep(study: Study(title: "t", runs: runs), dataDirectory: data, outputRoot: root)
+            sweep.priorSettings = TrainingSettings(epochs: 1, batchSize: 16, learningRate: 1e-3, seed: 1, threads: 2)
+            sweep.jobs = jobs
+            var lines: [String] = []
+            try sweep.run(runs, log: { lines.append($0) }, progress: { _ in { _ in } })
+            return lines
+        }
+        let serial = scratch.path + "/serial", sideBySide = scratch.path + "/jobs"
+        _ = try sweep(jobs: 1, into: serial)
+        _ = try sweep(jobs: 2, into: sideBySide)
+        for run in runs {
+            let a = try SafeTensorsArchive(contentsOf: serial + "/runs/\(run.name)/checkpoint.safetensors")
+            let b = try SafeTensorsArchive(contentsOf: sideBySide + "/runs/\(run.name)/checkpoint.safetensors")
+            #expect(a.tensorDataDigest() == b.tensorDataDigest(), "\(run.name)")
+            #expect(try Checkpoint.read(from: sideBySide + "/runs/\(run.name)/checkpoint.safetensors").training.threads == 1)
+        }
+        let priorA = try SafeTensorsArchive(contentsOf: serial + "/runs/vq_vae/" + CodePrior.fileName)
+        let priorB = try SafeTensorsArchive(contentsOf: sideBySide + "/runs/vq_vae/" + CodePrior.fileName)
+        #expect(priorA.tensorDataDigest() == priorB.tensorDataDigest())
+        // The thread count is not part of a run's identity: nothing is trained again.
+        let again = try sweep(jobs: 1, into: sideBySide)
+        #expect(again.filter { $0.hasSuffix("skipped") }.count == runs.count + 1, "\(again)")
+    }
+
     @Test func unfinishedCheckpointIsRefused() throws {
         let scratch = Scratch()
         let folder = scratch.path + "/runs/vq_vae"
