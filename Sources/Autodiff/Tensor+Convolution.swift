@@ -121,7 +121,8 @@ struct ConvolutionGeometry {
 }
 
 /// Copies one channel's K x K window, whose rows start `rowStride` floats apart in `source`, into K*K consecutive
-/// floats; the study's 4 x 4 windows as four unaligned 16-byte moves, its 3 x 3 and 1 x 1 windows unrolled.
+/// floats; the study's 4 x 4 windows as four unaligned 16-byte moves, 5 x 5 (the feature network), 3 x 3 and 1 x 1
+/// windows unrolled.
 @inline(__always)
 private func copyWindow(from source: UnsafePointer<Float>, rowStride: Int, to destination: UnsafeMutablePointer<Float>,
                         kernel k: Int) {
@@ -134,6 +135,14 @@ private func copyWindow(from source: UnsafePointer<Float>, rowStride: Int, to de
                       as: SIMD4<Float>.self)
         to.storeBytes(of: from.loadUnaligned(fromByteOffset: 3 * stride, as: SIMD4<Float>.self), toByteOffset: 48,
                       as: SIMD4<Float>.self)
+    } else if k == 5 {
+        // The feature network's 5 x 5 windows: a 16-byte move and one float per row.
+        for ki in 0..<5 {
+            let row = source + ki * rowStride, target = destination + ki * 5
+            UnsafeMutableRawPointer(target).storeBytes(of: UnsafeRawPointer(row).loadUnaligned(as: SIMD4<Float>.self),
+                                                       as: SIMD4<Float>.self)
+            target[4] = row[4]
+        }
     } else if k == 3 {
         // Unrolled: a 3-float run is too short for a loop (vq_vae's 3 x 3 convolution).
         for ki in 0..<3 {
@@ -479,19 +488,21 @@ extension Tensor {
         var y = scratch(outputCount)
         x.data.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { py in
         argmax.withUnsafeMutableBufferPointer { pa in
-            var i = 0
-            for plane in 0..<planes { for oh in 0..<outputHeight { for ow in 0..<outputWidth {
-                let corner = (plane * height + oh * size) * width + ow * size
-                var best = corner, bestValue = px[corner]
-                for a in 0..<size {
-                    let row = corner + a * width
-                    for b in 0..<size where px[row + b] > bestValue {
-                        best = row + b; bestValue = px[row + b]
+            Parallel.forEachRange(planes, itemSize: height * width) { range in
+                var i = range.lowerBound * outputHeight * outputWidth
+                for plane in range { for oh in 0..<outputHeight { for ow in 0..<outputWidth {
+                    let corner = (plane * height + oh * size) * width + ow * size
+                    var best = corner, bestValue = px[corner]
+                    for a in 0..<size {
+                        let row = corner + a * width
+                        for b in 0..<size where px[row + b] > bestValue {
+                            best = row + b; bestValue = px[row + b]
+                        }
                     }
-                }
-                py[i] = bestValue; pa[i] = Int32(best)
-                i += 1
-            } } }
+                    py[i] = bestValue; pa[i] = Int32(best)
+                    i += 1
+                } } }
+            }
         } } }
         return Tensor(shape: [x.shape[0], x.shape[1], outputHeight, outputWidth], data: y, inputs: [x]) { out in
             out.grad!.withUnsafeBufferPointer { g in argmax.withUnsafeBufferPointer { pa in x.withGrad { dx in

@@ -180,7 +180,7 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
                             Parallel.forEachBlock(n, block: block, workers: threads) { range, worker in
                                 let y = sc.baseAddress! + worker * block * width
                                 BLAS.dgemm(.none, .none, m: range.count, n: width, k: d, a: xs.baseAddress! + range.lowerBound * d,
-                                           lda: d, b: ws.baseAddress!, ldb: width, c: y, ldc: width)
+                                           lda: d, b: ws.baseAddress!, ldb: width, c: y, ldc: width, parallel: false)
                                 for (row, p) in range.enumerated() {
                                     for c in 0..<k {
                                         var quadratic = 0.0
@@ -447,7 +447,8 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
                             let partial = f.baseAddress! + (range.lowerBound / block) * firstWidth
                             for p in range { for c in 0..<k { partial[c] += rs[p * k + c] } }
                             BLAS.dgemm(.transposed, .none, m: k, n: d, k: range.count, a: rs.baseAddress! + range.lowerBound * k,
-                                       lda: k, b: xs.baseAddress! + range.lowerBound * d, ldb: d, c: partial + k, ldc: d)
+                                       lda: k, b: xs.baseAddress! + range.lowerBound * d, ldb: d, c: partial + k, ldc: d,
+                                       parallel: false)
                         }
                     }
                     for b in 0..<blocks {

@@ -20,17 +20,27 @@ extension BLAS {
     /// (OpenBLAS `cblas_dgemm`).
     ///
     /// `op(A)` is A (stored [m, k]) or A^T (stored [k, m]); likewise for B. Leading dimensions are the
-    /// stored row lengths. With `beta = 1` the product is accumulated into C.
+    /// stored row lengths. With `beta = 1` the product is accumulated into C. Large products are cut into
+    /// blocks over the workers as in `gemm` (`parallel: false` for callers already on a worker).
     public static func dgemm(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
         alpha: Double = 1, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
-        beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int
+        beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int, parallel: Bool = true
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "dgemm: negative size m=\(m) n=\(n) k=\(k)")
         if m == 0 || n == 0 { return }
         BLASRuntime.prepare()
-        cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        forEachBlock(m: m, n: n, k: k, parallel: parallel) { alongRows, start, count in
+            if alongRows {
+                let aStart = transA == .none ? a + start * lda : a + start
+                cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(count), Int32(n), Int32(k),
+                            alpha, aStart, Int32(lda), b, Int32(ldb), beta, c + start * ldc, Int32(ldc))
+            } else {
+                let bStart = transB == .none ? b + start : b + start * ldb
+                cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(count), Int32(k),
+                            alpha, a, Int32(lda), bStart, Int32(ldb), beta, c + start, Int32(ldc))
+            }
+        }
     }
 
     /// Double-precision symmetric rank-k update, row-major (OpenBLAS `cblas_dsyrk`):

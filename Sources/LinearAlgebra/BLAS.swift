@@ -32,33 +32,36 @@ public enum BLAS {
         if m == 0 || n == 0 { return }
         BLASRuntime.prepare()
         floatingPointOperations.add(2 * m * n * k, ordering: .relaxed)
-        let plan = parallel ? gemmBlocks(m: m, n: n, k: k) : GemmBlocks(alongRows: true, size: m, count: 1)
-        if plan.count == 1 {
-            cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
-                        alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-            return
-        }
-        let workers = min(BLASRuntime.threadCount, plan.count)
-        let blockCount = plan.count
-        func runBlock(_ index: Int) {
-            let start = index * plan.size
-            if plan.alongRows {
-                let rows = min(plan.size, m - start)
+        forEachBlock(m: m, n: n, k: k, parallel: parallel) { alongRows, start, count in
+            if alongRows {
                 let aStart = transA == .none ? a + start * lda : a + start
-                cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(rows), Int32(n), Int32(k),
+                cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(count), Int32(n), Int32(k),
                             alpha, aStart, Int32(lda), b, Int32(ldb), beta, c + start * ldc, Int32(ldc))
             } else {
-                let columns = min(plan.size, n - start)
                 let bStart = transB == .none ? b + start : b + start * ldb
-                cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(columns), Int32(k),
+                cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(count), Int32(k),
                             alpha, a, Int32(lda), bStart, Int32(ldb), beta, c + start, Int32(ldc))
             }
         }
-        if workers == 1 {
-            for index in 0..<blockCount { runBlock(index) }
+    }
+
+    /// Calls `body(alongRows, start, count)` for each block of `gemmBlocks(m:n:k:)` (rows start..<start+count of
+    /// C, or columns), spread over `BLASRuntime.threadCount` workers; one call for the whole product when it is not
+    /// split or `parallel` is false.
+    static func forEachBlock(m: Int, n: Int, k: Int, parallel: Bool,
+                             _ body: (_ alongRows: Bool, _ start: Int, _ count: Int) -> Void) {
+        let plan = parallel ? gemmBlocks(m: m, n: n, k: k) : GemmBlocks(alongRows: true, size: m, count: 1)
+        let side = plan.alongRows ? m : n
+        func run(_ index: Int) {
+            let start = index * plan.size
+            body(plan.alongRows, start, min(plan.size, side - start))
+        }
+        let workers = min(BLASRuntime.threadCount, plan.count)
+        if workers <= 1 {
+            for index in 0..<plan.count { run(index) }
         } else {
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                for index in Swift.stride(from: w, to: blockCount, by: workers) { runBlock(index) }
+                for index in Swift.stride(from: w, to: plan.count, by: workers) { run(index) }
             }
         }
     }

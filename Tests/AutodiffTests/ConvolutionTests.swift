@@ -11,6 +11,7 @@ let conv2dShapes: [ConvShape] = [
     ConvShape(n: 2, c: 1, h: 28, w: 28, o: 32, k: 4, stride: 2, padding: 1),    // VAE encoder conv 1
     ConvShape(n: 2, c: 32, h: 14, w: 14, o: 64, k: 4, stride: 2, padding: 1),   // VAE encoder conv 2
     ConvShape(n: 1, c: 3, h: 6, w: 6, o: 4, k: 3, stride: 1, padding: 1),       // one image: no gathering
+    ConvShape(n: 2, c: 32, h: 12, w: 12, o: 64, k: 5, stride: 1, padding: 0),   // feature network conv 2 (5-wide runs)
     ConvShape(n: 3, c: 2, h: 9, w: 7, o: 5, k: 3, stride: 1, padding: 0),
     ConvShape(n: 2, c: 3, h: 8, w: 11, o: 2, k: 5, stride: 3, padding: 2),      // floor, non-square
     ConvShape(n: 2, c: 4, h: 5, w: 5, o: 3, k: 1, stride: 1, padding: 0),       // 1 x 1
