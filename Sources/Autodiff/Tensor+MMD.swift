@@ -32,28 +32,51 @@ extension Tensor {
         let xs = x.data.map(Double.init), ys = y.data.map(Double.init)
         let cs = constants.map(Double.init)
 
-        /// Sum over C of k_C at squared distance r, and of its derivative with respect to r.
-        func kernel(_ r: Double) -> (value: Double, slope: Double) {
-            var value = 0.0, slope = 0.0
-            for c in cs { let inverse = 1 / (c + r); value += c * inverse; slope -= c * inverse * inverse }
-            return (value, slope)
-        }
-        func squaredDistance(_ a: [Double], _ i: Int, _ b: [Double], _ j: Int) -> Double {
-            var r = 0.0
-            for k in 0..<d { let t = a[i * d + k] - b[j * d + k]; r += t * t }
-            return r
-        }
-        /// Kernel sum over the pairs of the matrix `rows` x `columns` and the matrix of slopes (row-major).
+        /// Kernel sum over the pairs of the matrix `rows` x `columns` (rows split over the workers, row sums added in
+        /// row order, so the value does not depend on the thread count) and the matrix of slopes (row-major): for each
+        /// pair, the sum over C of k_C at squared distance r, and of its derivative with respect to r.
         func pairs(_ a: [Double], _ rows: Int, _ b: [Double], _ columns: Int, skipDiagonal: Bool)
             -> (sum: Double, slopes: [Double]) {
-            var sum = 0.0
+            var rowSums = [Double](repeating: 0, count: rows)
             var slopes = [Double](repeating: 0, count: rows * columns)
-            for i in 0..<rows { for j in 0..<columns where !(skipDiagonal && i == j) {
-                let (value, slope) = kernel(squaredDistance(a, i, b, j))
-                sum += value
-                slopes[i * columns + j] = slope
-            } }
-            return (sum, slopes)
+            a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in cs.withUnsafeBufferPointer { pc in
+            rowSums.withUnsafeMutableBufferPointer { sums in slopes.withUnsafeMutableBufferPointer { ps in
+                Parallel.forEachRange(rows, itemSize: columns * d) { range in
+                    for i in range {
+                        let ai = pa.baseAddress! + i * d
+                        var total = 0.0
+                        for j in 0..<columns where !(skipDiagonal && i == j) {
+                            let bj = pb.baseAddress! + j * d
+                            var r = 0.0
+                            for k in 0..<d { let t = ai[k] - bj[k]; r += t * t }
+                            var value = 0.0, slope = 0.0
+                            for c in pc { let inverse = 1 / (c + r); value += c * inverse; slope -= c * inverse * inverse }
+                            total += value
+                            ps[i * columns + j] = slope
+                        }
+                        sums[i] = total
+                    }
+                }
+            } } } } }
+            return (rowSums.reduce(0, +), slopes)
+        }
+        /// d[i, :] += sum over j != i (if `skipDiagonal`) of scale * slopes[i, j] * (a_i - b_j), rows over the workers.
+        func addGradient(_ d: inout [Double], _ a: [Double], _ rows: Int, _ b: [Double], _ columns: Int,
+                         slopes: [Double], transposed: Bool, scale: Double, skipDiagonal: Bool) {
+            let dimension = x.shape[1]
+            a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in slopes.withUnsafeBufferPointer { ps in
+            d.withUnsafeMutableBufferPointer { pd in
+                Parallel.forEachRange(rows, itemSize: columns * dimension) { range in
+                    for i in range {
+                        let ai = pa.baseAddress! + i * dimension, di = pd.baseAddress! + i * dimension
+                        for j in 0..<columns where !(skipDiagonal && i == j) {
+                            let s = scale * (transposed ? ps[j * rows + i] : ps[i * columns + j])
+                            let bj = pb.baseAddress! + j * dimension
+                            for k in 0..<dimension { di[k] += s * (ai[k] - bj[k]) }
+                        }
+                    }
+                }
+            } } } }
         }
         let xx = pairs(xs, n, xs, n, skipDiagonal: true)
         let yy = pairs(ys, m, ys, m, skipDiagonal: true)
@@ -64,32 +87,16 @@ extension Tensor {
         return Tensor(shape: [], data: [Float(value)], inputs: [x, y]) { out in
             let g = Double(out.grad![0])
             if x.requiresGrad {
+                // Each unordered pair {i, j} appears twice in the sum over i != j: hence 2 * 2 (x_i - x_j).
                 var dx = [Double](repeating: 0, count: n * d)
-                for i in 0..<n {
-                    // Each unordered pair {i, j} appears twice in the sum over i != j: hence 2 * 2 (x_i - x_j).
-                    for j in 0..<n where j != i {
-                        let s = 4 * wxx * xx.slopes[i * n + j]
-                        for k in 0..<d { dx[i * d + k] += s * (xs[i * d + k] - xs[j * d + k]) }
-                    }
-                    for j in 0..<m {
-                        let s = -2 * wxy * xy.slopes[i * m + j]
-                        for k in 0..<d { dx[i * d + k] += s * (xs[i * d + k] - ys[j * d + k]) }
-                    }
-                }
+                addGradient(&dx, xs, n, xs, n, slopes: xx.slopes, transposed: false, scale: 4 * wxx, skipDiagonal: true)
+                addGradient(&dx, xs, n, ys, m, slopes: xy.slopes, transposed: false, scale: -2 * wxy, skipDiagonal: false)
                 x.withGrad { p in for i in 0..<(n * d) { p[i] += Float(g * dx[i]) } }
             }
             if y.requiresGrad {
                 var dy = [Double](repeating: 0, count: m * d)
-                for j in 0..<m {
-                    for i in 0..<m where i != j {
-                        let s = 4 * wyy * yy.slopes[j * m + i]
-                        for k in 0..<d { dy[j * d + k] += s * (ys[j * d + k] - ys[i * d + k]) }
-                    }
-                    for i in 0..<n {
-                        let s = -2 * wxy * xy.slopes[i * m + j]
-                        for k in 0..<d { dy[j * d + k] += s * (ys[j * d + k] - xs[i * d + k]) }
-                    }
-                }
+                addGradient(&dy, ys, m, ys, m, slopes: yy.slopes, transposed: false, scale: 4 * wyy, skipDiagonal: true)
+                addGradient(&dy, ys, m, xs, n, slopes: xy.slopes, transposed: true, scale: -2 * wxy, skipDiagonal: false)
                 y.withGrad { p in for i in 0..<(m * d) { p[i] += Float(g * dy[i]) } }
             }
         }
