@@ -208,6 +208,16 @@ private func gatherChannels(_ source: UnsafePointer<Float>, count: Int, channels
     } }
 }
 
+/// The `count` images at `source` ([count, channels, spatial]) as one [channels, count*spatial] matrix: `source`
+/// itself for a single image (already in that layout), else gathered into `scratch`.
+@inline(__always)
+private func channelMajor(_ source: UnsafePointer<Float>, count: Int, channels: Int, spatial: Int,
+                          scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+    if count == 1 { return source }
+    gatherChannels(source, count: count, channels: channels, spatial: spatial, into: scratch)
+    return UnsafePointer(scratch)
+}
+
 /// The inverse of `gatherChannels`, adding: destination[i, c, :] += source[c, i*spatial ..< (i+1)*spatial].
 @inline(__always)
 private func scatterAddChannels(_ source: UnsafePointer<Float>, count: Int, channels: Int, spatial: Int,
@@ -250,6 +260,30 @@ private func addPartials(_ partials: UnsafePointer<Float>, blocks: Int, size: In
             let source = partials + b * size
             for j in range { target[j] += source[j] }
         }
+    }
+}
+
+/// The frame both convolutions' pullbacks share. Cuts `images` into blocks of `group` images over the workers and
+/// calls `body(range, scratch, dw, dx)` for each block, with `perWorker` floats of the worker's own scratch, the
+/// block's own weight-gradient slot `dw` (to be overwritten, not added to; nil when the weight needs no gradient)
+/// and x's gradient `dx` (nil when x needs none; blocks write disjoint images of it). The slots are added into the
+/// weight's gradient in block order afterwards, so the result does not depend on the thread count.
+private func blockedPullback(images: Int, group: Int, perWorker: Int, x: Tensor, weight: Tensor,
+                             _ body: (_ range: Range<Int>, _ scratch: UnsafeMutablePointer<Float>,
+                                      _ dw: UnsafeMutablePointer<Float>?, _ dx: UnsafeMutablePointer<Float>?) -> Void) {
+    guard x.requiresGrad || weight.requiresGrad else { return }
+    let workers = Parallel.workers, blocks = (images + group - 1) / group, weightSize = weight.count
+    let buffers = ScratchBuffer(count: workers * perWorker)
+    let partials = weight.requiresGrad ? ScratchBuffer(count: blocks * weightSize) : nil
+    func run(_ dx: UnsafeMutablePointer<Float>?) {
+        Parallel.forEachBlock(images, block: group, workers: workers) { range, worker in
+            body(range, buffers.pointer + worker * perWorker,
+                 partials.map { $0.pointer + (range.lowerBound / group) * weightSize }, dx)
+        }
+    }
+    if x.requiresGrad { x.withGrad { run($0.baseAddress!) } } else { run(nil) }
+    if let partials {
+        weight.withGrad { dw in addPartials(partials.pointer, blocks: blocks, size: weightSize, into: dw) }
     }
 }
 
@@ -311,47 +345,28 @@ extension Tensor {
                     bias.withGrad { db in accumulateBiasGradient(g, images: images, channels: outChannels,
                                                                  spatial: spatial, into: db) }
                 }
-                guard x.requiresGrad || weight.requiresGrad else { return }
-                // Per worker: the column matrix, dY of the block as [O, G*Ho*Wo], a frame. Per block: its dW.
-                let gatheredSize = outChannels * group * spatial, weightSize = outChannels * rows
-                let workers = Parallel.workers, perWorker = columnsSize + gatheredSize + geometry.frameSize
-                let buffers = ScratchBuffer(count: workers * perWorker)
-                let blocks = (images + group - 1) / group
-                let partials = weight.requiresGrad ? ScratchBuffer(count: blocks * weightSize) : nil
-                func run(dx: UnsafeMutablePointer<Float>?) {
-                    x.data.withUnsafeBufferPointer { px in weight.data.withUnsafeBufferPointer { pw in
-                        Parallel.forEachBlock(images, block: group, workers: workers) { range, worker in
-                            let columns = buffers.pointer + worker * perWorker, gathered = columns + columnsSize
-                            let frame = gathered + gatheredSize
-                            let start = range.lowerBound, count = range.count, ld = count * spatial
-                            // dY of the block as [O, count*Ho*Wo]; a single image is already in that layout.
-                            let dy: UnsafePointer<Float>
-                            if count == 1 {
-                                dy = g.baseAddress! + start * outChannels * spatial
-                            } else {
-                                gatherChannels(g.baseAddress! + start * outChannels * spatial, count: count,
-                                               channels: outChannels, spatial: spatial, into: gathered)
-                                dy = UnsafePointer(gathered)
-                            }
-                            if let partials {
-                                geometry.im2col(images: px.baseAddress! + start * imageSize, count: count,
-                                                into: columns, frame: frame)
-                                BLAS.gemm(.none, .none, m: outChannels, n: rows, k: ld, a: dy, lda: ld,
-                                          b: columns, ldb: rows, c: partials.pointer + (start / group) * weightSize,
-                                          ldc: rows, parallel: false)
-                            }
-                            if let dx {
-                                BLAS.gemm(.transposed, .none, m: ld, n: rows, k: outChannels, a: dy, lda: ld,
-                                          b: pw.baseAddress!, ldb: rows, c: columns, ldc: rows, parallel: false)
-                                geometry.col2im(columns, count: count, addingInto: dx + start * imageSize, frame: frame)
-                            }
+                // Per worker: the column matrix, dY of the block as [O, G*Ho*Wo], a frame.
+                let gatheredSize = outChannels * group * spatial
+                x.data.withUnsafeBufferPointer { px in weight.data.withUnsafeBufferPointer { pw in
+                    blockedPullback(images: images, group: group, perWorker: columnsSize + gatheredSize + geometry.frameSize,
+                                    x: x, weight: weight) { range, scratch, dw, dx in
+                        let columns = scratch, gathered = columns + columnsSize, frame = gathered + gatheredSize
+                        let start = range.lowerBound, count = range.count, ld = count * spatial
+                        let dy = channelMajor(g.baseAddress! + start * outChannels * spatial, count: count,
+                                              channels: outChannels, spatial: spatial, scratch: gathered)
+                        if let dw {
+                            geometry.im2col(images: px.baseAddress! + start * imageSize, count: count,
+                                            into: columns, frame: frame)
+                            BLAS.gemm(.none, .none, m: outChannels, n: rows, k: ld, a: dy, lda: ld,
+                                      b: columns, ldb: rows, c: dw, ldc: rows, parallel: false)
                         }
-                    } }
-                }
-                if x.requiresGrad { x.withGrad { run(dx: $0.baseAddress!) } } else { run(dx: nil) }
-                if let partials {
-                    weight.withGrad { dw in addPartials(partials.pointer, blocks: blocks, size: weightSize, into: dw) }
-                }
+                        if let dx {
+                            BLAS.gemm(.transposed, .none, m: ld, n: rows, k: outChannels, a: dy, lda: ld,
+                                      b: pw.baseAddress!, ldb: rows, c: columns, ldc: rows, parallel: false)
+                            geometry.col2im(columns, count: count, addingInto: dx + start * imageSize, frame: frame)
+                        }
+                    }
+                } }
             }
         }
     }
@@ -396,14 +411,8 @@ extension Tensor {
             Parallel.forEachBlock(images, block: group, workers: workers) { range, worker in
                 let columns = buffers.pointer + worker * perWorker, gathered = columns + columnsSize, frame = gathered + inputSize
                 let start = range.lowerBound, count = range.count, ld = count * spatial
-                let xg: UnsafePointer<Float>
-                if count == 1 {
-                    xg = px.baseAddress! + start * inChannels * spatial
-                } else {
-                    gatherChannels(px.baseAddress! + start * inChannels * spatial, count: count,
-                                   channels: inChannels, spatial: spatial, into: gathered)
-                    xg = UnsafePointer(gathered)
-                }
+                let xg = channelMajor(px.baseAddress! + start * inChannels * spatial, count: count,
+                                      channels: inChannels, spatial: spatial, scratch: gathered)
                 BLAS.gemm(.transposed, .none, m: ld, n: rows, k: inChannels, a: xg, lda: ld,
                           b: pw.baseAddress!, ldb: rows, c: columns, ldc: rows, parallel: false)
                 for n in range { for o in 0..<outChannels {
@@ -420,51 +429,32 @@ extension Tensor {
                     bias.withGrad { db in accumulateBiasGradient(g, images: images, channels: outChannels,
                                                                  spatial: outputHeight * outputWidth, into: db) }
                 }
-                guard x.requiresGrad || weight.requiresGrad else { return }
-                let weightSize = inChannels * rows, blocks = (images + group - 1) / group
-                let workers = Parallel.workers, perWorker = columnsSize + inputSize + geometry.frameSize
-        let buffers = ScratchBuffer(count: workers * perWorker)
-                let partials = weight.requiresGrad ? ScratchBuffer(count: blocks * weightSize) : nil
-                func run(dx: UnsafeMutablePointer<Float>?) {
-                    x.data.withUnsafeBufferPointer { px in weight.data.withUnsafeBufferPointer { pw in
-                        Parallel.forEachBlock(images, block: group, workers: workers) { range, worker in
-                            let columns = buffers.pointer + worker * perWorker, gathered = columns + columnsSize
-                            let frame = gathered + inputSize
-                            let start = range.lowerBound, count = range.count, ld = count * spatial
-                            geometry.im2col(images: g.baseAddress! + start * imageSize, count: count,
-                                            into: columns, frame: frame)
-                            if let partials {
-                                let xg: UnsafePointer<Float>
-                                if count == 1 {
-                                    xg = px.baseAddress! + start * inChannels * spatial
-                                } else {
-                                    gatherChannels(px.baseAddress! + start * inChannels * spatial, count: count,
-                                                   channels: inChannels, spatial: spatial, into: gathered)
-                                    xg = UnsafePointer(gathered)
-                                }
-                                BLAS.gemm(.none, .none, m: inChannels, n: rows, k: ld, a: xg, lda: ld,
-                                          b: columns, ldb: rows, c: partials.pointer + (start / group) * weightSize,
-                                          ldc: rows, parallel: false)
-                            }
-                            if let dx {
-                                let dxStart = dx + start * inChannels * spatial
-                                if count == 1 {
-                                    BLAS.gemm(.none, .transposed, m: inChannels, n: ld, k: rows, a: pw.baseAddress!,
-                                              lda: rows, b: columns, ldb: rows, beta: 1, c: dxStart, ldc: ld, parallel: false)
-                                } else {
-                                    BLAS.gemm(.none, .transposed, m: inChannels, n: ld, k: rows, a: pw.baseAddress!,
-                                              lda: rows, b: columns, ldb: rows, c: gathered, ldc: ld, parallel: false)
-                                    scatterAddChannels(gathered, count: count, channels: inChannels, spatial: spatial,
-                                                       into: dxStart)
-                                }
+                x.data.withUnsafeBufferPointer { px in weight.data.withUnsafeBufferPointer { pw in
+                    blockedPullback(images: images, group: group, perWorker: columnsSize + inputSize + geometry.frameSize,
+                                    x: x, weight: weight) { range, scratch, dw, dx in
+                        let columns = scratch, gathered = columns + columnsSize, frame = gathered + inputSize
+                        let start = range.lowerBound, count = range.count, ld = count * spatial
+                        geometry.im2col(images: g.baseAddress! + start * imageSize, count: count, into: columns, frame: frame)
+                        if let dw {
+                            let xg = channelMajor(px.baseAddress! + start * inChannels * spatial, count: count,
+                                                  channels: inChannels, spatial: spatial, scratch: gathered)
+                            BLAS.gemm(.none, .none, m: inChannels, n: rows, k: ld, a: xg, lda: ld,
+                                      b: columns, ldb: rows, c: dw, ldc: rows, parallel: false)
+                        }
+                        if let dx {
+                            let dxStart = dx + start * inChannels * spatial
+                            if count == 1 {
+                                BLAS.gemm(.none, .transposed, m: inChannels, n: ld, k: rows, a: pw.baseAddress!,
+                                          lda: rows, b: columns, ldb: rows, beta: 1, c: dxStart, ldc: ld, parallel: false)
+                            } else {
+                                BLAS.gemm(.none, .transposed, m: inChannels, n: ld, k: rows, a: pw.baseAddress!,
+                                          lda: rows, b: columns, ldb: rows, c: gathered, ldc: ld, parallel: false)
+                                scatterAddChannels(gathered, count: count, channels: inChannels, spatial: spatial,
+                                                   into: dxStart)
                             }
                         }
-                    } }
-                }
-                if x.requiresGrad { x.withGrad { run(dx: $0.baseAddress!) } } else { run(dx: nil) }
-                if let partials {
-                    weight.withGrad { dw in addPartials(partials.pointer, blocks: blocks, size: weightSize, into: dw) }
-                }
+                    }
+                } }
             }
         }
     }

@@ -30,16 +30,10 @@ extension BLAS {
         precondition(m >= 0 && n >= 0 && k >= 0, "dgemm: negative size m=\(m) n=\(n) k=\(k)")
         if m == 0 || n == 0 { return }
         BLASRuntime.prepare()
-        forEachBlock(m: m, n: n, k: k, parallel: parallel) { alongRows, start, count in
-            if alongRows {
-                let aStart = transA == .none ? a + start * lda : a + start
-                cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(count), Int32(n), Int32(k),
-                            alpha, aStart, Int32(lda), b, Int32(ldb), beta, c + start * ldc, Int32(ldc))
-            } else {
-                let bStart = transB == .none ? b + start : b + start * ldb
-                cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(count), Int32(k),
-                            alpha, a, Int32(lda), bStart, Int32(ldb), beta, c + start, Int32(ldc))
-            }
+        forEachBlock(transA, transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, parallel: parallel) {
+            rows, columns, aOffset, bOffset, cOffset in
+            cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(rows), Int32(columns), Int32(k),
+                        alpha, a + aOffset, Int32(lda), b + bOffset, Int32(ldb), beta, c + cOffset, Int32(ldc))
         }
     }
 

@@ -32,29 +32,31 @@ public enum BLAS {
         if m == 0 || n == 0 { return }
         BLASRuntime.prepare()
         floatingPointOperations.add(2 * m * n * k, ordering: .relaxed)
-        forEachBlock(m: m, n: n, k: k, parallel: parallel) { alongRows, start, count in
-            if alongRows {
-                let aStart = transA == .none ? a + start * lda : a + start
-                cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(count), Int32(n), Int32(k),
-                            alpha, aStart, Int32(lda), b, Int32(ldb), beta, c + start * ldc, Int32(ldc))
-            } else {
-                let bStart = transB == .none ? b + start : b + start * ldb
-                cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(count), Int32(k),
-                            alpha, a, Int32(lda), bStart, Int32(ldb), beta, c + start, Int32(ldc))
-            }
+        forEachBlock(transA, transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, parallel: parallel) {
+            rows, columns, aOffset, bOffset, cOffset in
+            cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(rows), Int32(columns), Int32(k),
+                        alpha, a + aOffset, Int32(lda), b + bOffset, Int32(ldb), beta, c + cOffset, Int32(ldc))
         }
     }
 
-    /// Calls `body(alongRows, start, count)` for each block of `gemmBlocks(m:n:k:)` (rows start..<start+count of
-    /// C, or columns), spread over `BLASRuntime.threadCount` workers; one call for the whole product when it is not
-    /// split or `parallel` is false.
-    static func forEachBlock(m: Int, n: Int, k: Int, parallel: Bool,
-                             _ body: (_ alongRows: Bool, _ start: Int, _ count: Int) -> Void) {
+    /// Calls `body(rows, columns, aOffset, bOffset, cOffset)` for each block of `gemmBlocks(m:n:k:)` (a range of rows
+    /// of C, or of columns), with the block's size and where its operands start in A, B and C; the blocks are spread
+    /// over `BLASRuntime.threadCount` workers. One call for the whole product when it is not split or `parallel` is
+    /// false.
+    static func forEachBlock(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+                             lda: Int, ldb: Int, ldc: Int, parallel: Bool,
+                             _ body: (_ rows: Int, _ columns: Int, _ aOffset: Int, _ bOffset: Int, _ cOffset: Int) -> Void) {
         let plan = parallel ? gemmBlocks(m: m, n: n, k: k) : GemmBlocks(alongRows: true, size: m, count: 1)
         let side = plan.alongRows ? m : n
         func run(_ index: Int) {
-            let start = index * plan.size
-            body(plan.alongRows, start, min(plan.size, side - start))
+            let start = index * plan.size, count = min(plan.size, side - start)
+            if plan.alongRows {
+                // Rows start..<start + count of op(A) and C.
+                body(count, n, transA == .none ? start * lda : start, 0, start * ldc)
+            } else {
+                // Columns start..<start + count of op(B) and C.
+                body(m, count, 0, transB == .none ? start : start * ldb, start)
+            }
         }
         let workers = min(BLASRuntime.threadCount, plan.count)
         if workers <= 1 {
