@@ -171,23 +171,21 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
         var out = [Double](repeating: 0, count: n * k)
         let block = max(1, min(blockRows, n))
         let threads = BLASRuntime.threadCount
-        do {
-            var scratch = [Double](repeating: 0, count: threads * block * width)
-            x.withUnsafeBufferPointer { xs in
-                w.withUnsafeBufferPointer { ws in
-                    scratch.withUnsafeMutableBufferPointer { sc in
-                        out.withUnsafeMutableBufferPointer { o in
-                            Parallel.forEachBlock(n, block: block, workers: threads) { range, worker in
-                                let y = sc.baseAddress! + worker * block * width
-                                BLAS.dgemm(.none, .none, m: range.count, n: width, k: d, a: xs.baseAddress! + range.lowerBound * d,
-                                           lda: d, b: ws.baseAddress!, ldb: width, c: y, ldc: width, parallel: false)
-                                for (row, p) in range.enumerated() {
-                                    for c in 0..<k {
-                                        var quadratic = 0.0
-                                        let residual = y + row * width + c * d
-                                        for j in 0..<d { let t = residual[j] - offsets[c * d + j]; quadratic += t * t }
-                                        o[p * k + c] = constants[c] - 0.5 * quadratic
-                                    }
+        var scratch = [Double](repeating: 0, count: threads * block * width)
+        x.withUnsafeBufferPointer { xs in
+            w.withUnsafeBufferPointer { ws in
+                scratch.withUnsafeMutableBufferPointer { sc in
+                    out.withUnsafeMutableBufferPointer { o in
+                        Parallel.forEachBlock(n, block: block, workers: threads) { range, worker in
+                            let y = sc.baseAddress! + worker * block * width
+                            BLAS.dgemm(.none, .none, m: range.count, n: width, k: d, a: xs.baseAddress! + range.lowerBound * d,
+                                       lda: d, b: ws.baseAddress!, ldb: width, c: y, ldc: width, parallel: false)
+                            for (row, p) in range.enumerated() {
+                                for c in 0..<k {
+                                    var quadratic = 0.0
+                                    let residual = y + row * width + c * d
+                                    for j in 0..<d { let t = residual[j] - offsets[c * d + j]; quadratic += t * t }
+                                    o[p * k + c] = constants[c] - 0.5 * quadratic
                                 }
                             }
                         }
@@ -438,37 +436,35 @@ public struct GaussianMixture: Codable, Equatable, Sendable {
         var counts = [Double](repeating: 10 * Double.ulpOfOne, count: k)
         var means = [Double](repeating: 0, count: k * d)
         let threads = BLASRuntime.threadCount
-        do {
-            var weighted = [Double](repeating: 0, count: threads * block * d)
-            r.withUnsafeBufferPointer { rs in
-                x.withUnsafeBufferPointer { xs in
-                    first.withUnsafeMutableBufferPointer { f in
-                        Parallel.forEachBlock(n, block: block, workers: threads) { range, _ in
-                            let partial = f.baseAddress! + (range.lowerBound / block) * firstWidth
-                            for p in range { for c in 0..<k { partial[c] += rs[p * k + c] } }
-                            BLAS.dgemm(.transposed, .none, m: k, n: d, k: range.count, a: rs.baseAddress! + range.lowerBound * k,
-                                       lda: k, b: xs.baseAddress! + range.lowerBound * d, ldb: d, c: partial + k, ldc: d,
-                                       parallel: false)
-                        }
+        var weighted = [Double](repeating: 0, count: threads * block * d)
+        r.withUnsafeBufferPointer { rs in
+            x.withUnsafeBufferPointer { xs in
+                first.withUnsafeMutableBufferPointer { f in
+                    Parallel.forEachBlock(n, block: block, workers: threads) { range, _ in
+                        let partial = f.baseAddress! + (range.lowerBound / block) * firstWidth
+                        for p in range { for c in 0..<k { partial[c] += rs[p * k + c] } }
+                        BLAS.dgemm(.transposed, .none, m: k, n: d, k: range.count, a: rs.baseAddress! + range.lowerBound * k,
+                                   lda: k, b: xs.baseAddress! + range.lowerBound * d, ldb: d, c: partial + k, ldc: d,
+                                   parallel: false)
                     }
-                    for b in 0..<blocks {
-                        for c in 0..<k { counts[c] += first[b * firstWidth + c] }
-                        for i in 0..<(k * d) { means[i] += first[b * firstWidth + k + i] }
-                    }
-                    for c in 0..<k { for i in 0..<d { means[c * d + i] /= counts[c] } }
-                    weighted.withUnsafeMutableBufferPointer { a in
-                        scatter.withUnsafeMutableBufferPointer { s in
-                            means.withUnsafeBufferPointer { mu in
-                                Parallel.forEachBlock(n, block: block, workers: threads) { range, worker in
-                                    let rows = a.baseAddress! + worker * block * d
-                                    for c in 0..<k {
-                                        for (row, p) in range.enumerated() {
-                                            let scale = rs[p * k + c].squareRoot()
-                                            for i in 0..<d { rows[row * d + i] = scale * (xs[p * d + i] - mu[c * d + i]) }
-                                        }
-                                        let target = s.baseAddress! + ((range.lowerBound / block) * k + c) * dd
-                                        BLAS.dsyrk(.lower, .transposed, n: d, k: range.count, a: rows, lda: d, c: target, ldc: d)
+                }
+                for b in 0..<blocks {
+                    for c in 0..<k { counts[c] += first[b * firstWidth + c] }
+                    for i in 0..<(k * d) { means[i] += first[b * firstWidth + k + i] }
+                }
+                for c in 0..<k { for i in 0..<d { means[c * d + i] /= counts[c] } }
+                weighted.withUnsafeMutableBufferPointer { a in
+                    scatter.withUnsafeMutableBufferPointer { s in
+                        means.withUnsafeBufferPointer { mu in
+                            Parallel.forEachBlock(n, block: block, workers: threads) { range, worker in
+                                let rows = a.baseAddress! + worker * block * d
+                                for c in 0..<k {
+                                    for (row, p) in range.enumerated() {
+                                        let scale = rs[p * k + c].squareRoot()
+                                        for i in 0..<d { rows[row * d + i] = scale * (xs[p * d + i] - mu[c * d + i]) }
                                     }
+                                    let target = s.baseAddress! + ((range.lowerBound / block) * k + c) * dd
+                                    BLAS.dsyrk(.lower, .transposed, n: d, k: range.count, a: rows, lda: d, c: target, ldc: d)
                                 }
                             }
                         }
