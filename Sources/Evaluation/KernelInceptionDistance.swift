@@ -54,17 +54,29 @@ public struct KernelInceptionDistance: Codable, Equatable, Sendable {
         try checkFinite(real, dimension: d, set: "real")
         try checkFinite(generated, dimension: d, set: "generated")
         let m = subsetSize
-        var x = [Double](repeating: 0, count: m * d)
-        var y = [Double](repeating: 0, count: m * d)
-        var kxx = [Double](repeating: 0, count: m * m)
-        var kyy = [Double](repeating: 0, count: m * m)
-        var kxy = [Double](repeating: 0, count: m * m)
-        var estimates: [Double] = []
-        estimates.reserveCapacity(subsets)
+        // The index sets first, in the generator's order (real, then generated, subset by subset); then the subsets
+        // are scored on the workers, each worker a contiguous range with its own buffers. Every estimate is computed
+        // alone, so the result does not depend on the thread count.
+        var draws: [(real: [Int], generated: [Int])] = []
         for _ in 0..<subsets {
-            gather(real, rows: sampleWithoutReplacement(m, from: nr, generator: &generator), dimension: d, into: &x)
-            gather(generated, rows: sampleWithoutReplacement(m, from: ng, generator: &generator), dimension: d, into: &y)
-            estimates.append(unbiasedMMD2(x, y, m: m, d: d, kxx: &kxx, kyy: &kyy, kxy: &kxy))
+            let realRows = sampleWithoutReplacement(m, from: nr, generator: &generator)
+            draws.append((realRows, sampleWithoutReplacement(m, from: ng, generator: &generator)))
+        }
+        var estimates = [Double](repeating: 0, count: subsets)
+        let workers = min(BLASRuntime.threadCount, subsets)
+        estimates.withUnsafeMutableBufferPointer { out in
+            Parallel.forEachBlock(subsets, block: (subsets + workers - 1) / workers, workers: workers) { range, _ in
+                var x = [Double](repeating: 0, count: m * d)
+                var y = [Double](repeating: 0, count: m * d)
+                var kxx = [Double](repeating: 0, count: m * m)
+                var kyy = [Double](repeating: 0, count: m * m)
+                var kxy = [Double](repeating: 0, count: m * m)
+                for subset in range {
+                    gather(real, rows: draws[subset].real, dimension: d, into: &x)
+                    gather(generated, rows: draws[subset].generated, dimension: d, into: &y)
+                    out[subset] = unbiasedMMD2(x, y, m: m, d: d, kxx: &kxx, kyy: &kyy, kxy: &kxy)
+                }
+            }
         }
         let mean = estimates.reduce(0, +) / Double(subsets)
         let variance = estimates.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(subsets)
@@ -95,7 +107,8 @@ public struct KernelInceptionDistance: Codable, Equatable, Sendable {
         }
     }
 
-    /// The unbiased MMD^2 of Double subsets x, y [m, d] under the cubic kernel (scratch buffers [m, m]).
+    /// The unbiased MMD^2 of Double subsets x, y [m, d] under the cubic kernel (scratch buffers [m, m]), on the
+    /// calling thread (callers run it on the workers, one subset each).
     static func unbiasedMMD2(_ x: [Double], _ y: [Double], m: Int, d: Int,
                              kxx: inout [Double], kyy: inout [Double], kxy: inout [Double]) -> Double {
         let gamma = 1 / Double(d)
@@ -109,7 +122,7 @@ public struct KernelInceptionDistance: Codable, Equatable, Sendable {
                 }
                 kxy.withUnsafeMutableBufferPointer { c in
                     BLAS.dgemm(.none, .transposed, m: m, n: m, k: d, a: xp.baseAddress!, lda: d,
-                               b: yp.baseAddress!, ldb: d, c: c.baseAddress!, ldc: m)
+                               b: yp.baseAddress!, ldb: d, c: c.baseAddress!, ldc: m, parallel: false)
                 }
             }
         }
