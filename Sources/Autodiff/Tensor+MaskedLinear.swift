@@ -23,10 +23,24 @@ extension Tensor {
         precondition(blockRows >= 1 && zip(lengths, lengths.dropFirst()).allSatisfy { $0 <= $1 }
                      && lengths.allSatisfy { (0...inFeatures).contains($0) },
                      "prefixMaskedLinear: lengths must be non-decreasing in 0...\(inFeatures), block rows >= 1")
-        // The masked weight (a copy: the forward must not depend on entries outside the mask).
-        var masked = weight.data
-        for r in 0..<outFeatures { for c in lengths[r]..<inFeatures { masked[r * inFeatures + c] = 0 } }
         let blocks = stride(from: 0, to: outFeatures, by: blockRows).map { ($0, min($0 + blockRows, outFeatures)) }
+        // The products read, in block [r0, r1), the first lengths[r1 - 1] columns of every row: entries of rows
+        // r with lengths[r] <= c < lengths[r1 - 1] are outside the mask. They are zero when the weight was
+        // initialised masked and trained with masked gradients (the usual case); otherwise the products use a copy
+        // with them zeroed, so the forward never depends on entries outside the mask.
+        func outsideEntriesAreZero(_ w: UnsafeBufferPointer<Float>) -> Bool {
+            for (r0, r1) in blocks {
+                let width = lengths[r1 - 1]
+                for r in r0..<r1 where lengths[r] < width {
+                    for c in lengths[r]..<width where w[r * inFeatures + c] != 0 { return false }
+                }
+            }
+            return true
+        }
+        var masked = weight.data
+        if !masked.withUnsafeBufferPointer(outsideEntriesAreZero) {
+            for r in 0..<outFeatures { for c in lengths[r]..<inFeatures { masked[r * inFeatures + c] = 0 } }
+        }
         var y = [Float](unsafeUninitializedCapacity: batch * outFeatures) { p, initialized in
             bias.data.withUnsafeBufferPointer { b in
                 for r in 0..<batch { for c in 0..<outFeatures { p[r * outFeatures + c] = b[c] } }
@@ -52,18 +66,25 @@ extension Tensor {
                     } }
                 }
                 if weight.requiresGrad {
-                    // Each block's product into scratch, then only the entries inside the mask into dW.
-                    var scratch = [Float](repeating: 0, count: blockRows * inFeatures)
-                    x.data.withUnsafeBufferPointer { px in weight.withGrad { dw in scratch.withUnsafeMutableBufferPointer { ps in
+                    // Each block's product added straight into dW; the entries outside the mask that it touched
+                    // are saved before and put back after, so they receive nothing from this op.
+                    var saved: [Float] = []
+                    x.data.withUnsafeBufferPointer { px in weight.withGrad { dw in
                         for (r0, r1) in blocks where lengths[r1 - 1] > 0 {
                             let width = lengths[r1 - 1]
+                            saved.removeAll(keepingCapacity: true)
+                            for r in r0..<r1 where lengths[r] < width {
+                                for c in lengths[r]..<width { saved.append(dw[r * inFeatures + c]) }
+                            }
                             BLAS.gemm(.transposed, .none, m: r1 - r0, n: width, k: batch, a: g.baseAddress! + r0, lda: outFeatures,
-                                      b: px.baseAddress!, ldb: inFeatures, c: ps.baseAddress!, ldc: width)
-                            for r in r0..<r1 {
-                                for c in 0..<lengths[r] { dw[r * inFeatures + c] += ps[(r - r0) * width + c] }
+                                      b: px.baseAddress!, ldb: inFeatures, beta: 1, c: dw.baseAddress! + r0 * inFeatures,
+                                      ldc: inFeatures)
+                            var next = 0
+                            for r in r0..<r1 where lengths[r] < width {
+                                for c in lengths[r]..<width { dw[r * inFeatures + c] = saved[next]; next += 1 }
                             }
                         }
-                    } } }
+                    } }
                 }
                 if bias.requiresGrad {
                     bias.withGrad { db in

@@ -128,6 +128,19 @@ public final class CodePrior: ParameterContainer {
             + nested("output", output) + nested("readout", readout) + [("position_bias", positionBias)]
     }
 
+    /// For each of `namedParameters`, the elements inside its mask (nil: all of them), for
+    /// `Adam(updatedRanges:)`: a masked weight's row r contributes [r in, r in + lengths[r]).
+    public var updatedRanges: [[Range<Int>]?] {
+        func prefixes(_ layer: Linear, _ lengths: [Int]) -> [Range<Int>] {
+            lengths.enumerated().compactMap { row, length in
+                length == 0 ? nil : (row * layer.inputSize)..<(row * layer.inputSize + length)
+            }
+        }
+        let masked = Dictionary(uniqueKeysWithValues: zip(hidden + [output], hiddenLengths + [outputLengths])
+            .map { (ObjectIdentifier($0.weight), prefixes($0, $1)) })
+        return namedParameters.map { masked[ObjectIdentifier($0.tensor)] }
+    }
+
     /// m(h) = floor(h (P - 1) / H) for h in 0..<H: every degree 0...P-2 about equally often, non-decreasing.
     static func hiddenDegrees(positions: Int, units: Int) -> [Int] {
         (0..<units).map { $0 * (positions - 1) / units }

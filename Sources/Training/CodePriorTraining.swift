@@ -54,7 +54,8 @@ public enum CodePriorTraining {
         var initGenerator = SeededGenerator(seed: settings.seed)
         let prior = CodePrior(configuration: configuration, generator: &initGenerator)
         var generator = initGenerator.split()
-        let optimizer = Adam(parameters: prior.parameters, learningRate: Float(settings.learningRate))
+        let optimizer = Adam(parameters: prior.parameters, learningRate: Float(settings.learningRate),
+                             updatedRanges: prior.updatedRanges)
         let n = trainCodes.count / p
         let stepsPerEpoch = (n + settings.batchSize - 1) / settings.batchSize
         let totalSteps = Double(settings.epochs * stepsPerEpoch)

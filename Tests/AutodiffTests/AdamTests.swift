@@ -76,4 +76,33 @@ import Optimizers
         let mismatches = zip(p.data, ref).filter { $0 != $1 }.count
         #expect(mismatches == 0, "\(mismatches) of \(n) parameters differ from the scalar loop")
     }
+
+    /// `updatedRanges` (MADE's row prefixes): where the gradient is zero outside the ranges, the same bits as updating
+    /// everything (parameters and both moments); where it is not, the entries outside stay as they were.
+    @Test func updatedRangesMatchTheFullUpdateWhereGradientsAreZeroOutside() {
+        var g = SeededGenerator(seed: 5)
+        let rows = 300, columns = 301   // 90,300 values: the rows are spread over the threads
+        let lengths = (0..<rows).map { $0 * columns / rows }
+        let ranges = lengths.enumerated().compactMap { r, l in l == 0 ? nil : (r * columns)..<(r * columns + l) }
+        let inside = Set(ranges.flatMap { Array($0) })
+        let start = (0..<(rows * columns)).map { i in inside.contains(i) ? g.nextUniform(in: -1, 1) : 0 }
+        let grads = (0..<3).map { _ in (0..<(rows * columns)).map { i in inside.contains(i) ? g.nextUniform(in: -2, 2) : 0 } }
+        let full = Tensor(shape: [rows, columns], data: start, requiresGrad: true)
+        let ranged = Tensor(shape: [rows, columns], data: start, requiresGrad: true)
+        let fullAdam = Adam(parameters: [full], learningRate: 0.01)
+        let rangedAdam = Adam(parameters: [ranged], learningRate: 0.01, updatedRanges: [ranges])
+        for grad in grads {
+            full.grad = grad; ranged.grad = grad
+            fullAdam.update(); rangedAdam.update()
+        }
+        #expect(ranged.data == full.data)
+        #expect(rangedAdam.firstMoments == fullAdam.firstMoments && rangedAdam.secondMoments == fullAdam.secondMoments)
+        #expect(zip(start, full.data).filter { $0 != $1 }.count == inside.count)   // every entry inside moved
+
+        // A gradient outside the ranges is ignored by the ranged optimizer.
+        ranged.grad = [Float](repeating: 1, count: rows * columns)
+        let before = ranged.data
+        rangedAdam.update()
+        #expect((0..<(rows * columns)).allSatisfy { inside.contains($0) || ranged.data[$0] == before[$0] })
+    }
 }

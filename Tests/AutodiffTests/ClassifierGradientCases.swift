@@ -21,4 +21,8 @@ let classifierOpCases: [OpCase] = [
            apply: { Tensor.softmaxCrossEntropy(logits: $0[0] + Tensor(shape: [3, 4], data: [Float](repeating: 100, count: 12)),
                                                labels: [1, 2, 0]) },
            reference: { v in [naiveSoftmaxCrossEntropy(v[0], labels: [1, 2, 0], classes: 4)] }),
+    // 37 classes: two 16-lane blocks of the vectorised exp and a scalar tail in every row.
+    OpCase(name: "softmaxCrossEntropy 37 classes", shapes: [[2, 37]],
+           apply: { Tensor.softmaxCrossEntropy(logits: $0[0], labels: [36, 17]) },
+           reference: { [naiveSoftmaxCrossEntropy($0[0], labels: [36, 17], classes: 37)] }),
 ]

@@ -97,6 +97,24 @@ import Training
         #expect(prior.degrees == prior.degrees.sorted() && Set(prior.degrees) == Set(0...(Self.small.positions - 2)))
     }
 
+    /// `updatedRanges` (what Adam touches) are exactly the entries inside each mask, and the full parameters elsewhere.
+    @Test func updatedRangesAreTheMasks() {
+        let prior = Self.makePrior()
+        let masksByWeight = Dictionary(uniqueKeysWithValues: zip(prior.hidden + [prior.output], prior.masks)
+            .map { (ObjectIdentifier($0.weight), $1) })
+        for ((name, tensor), ranges) in zip(prior.namedParameters, prior.updatedRanges) {
+            if let mask = masksByWeight[ObjectIdentifier(tensor)] {
+                let ranges = try! #require(ranges, "\(name) is masked but has no ranges")
+                var covered = [Float](repeating: 0, count: tensor.count)
+                for range in ranges { for i in range { covered[i] += 1 } }
+                #expect(covered == mask.data, "\(name): the ranges are not the mask")
+            } else {
+                #expect(ranges == nil, "\(name) is not masked but has ranges")
+            }
+        }
+        #expect(prior.updatedRanges.compactMap { $0 }.count == Self.small.hiddenLayers + 1)
+    }
+
     /// A naive ancestral sampler: at position i, the full forward pass (`logits`) of the grid sampled so far,
     /// softmax of row i, inverse CDF with the same uniforms as `sampleCodes` (drawn up front, grid-major).
     static func naiveSample(_ prior: CodePrior, count: Int, generator: inout SeededGenerator) -> [Int] {
