@@ -205,6 +205,17 @@ private func naiveConvTranspose2dBackward(x: [Double], weight: [Double], g: [Dou
                            0, 0, 0, 0, 0])
     }
 
+    /// Inference (no gradient wanted) takes the 8-windows-at-a-time 2 x 2 path: the same values as the naive loops,
+    /// on LeNet's 24 x 24 maps (8 windows and a tail of 4 per row, planes spread over the threads) and odd sizes.
+    @Test(arguments: [[16, 6, 24, 24], [2, 3, 37, 35], [1, 1, 2, 2]])
+    func maxPool2x2InferenceMatchesNaiveLoops(shape: [Int]) {
+        var g = SeededGenerator(seed: 17)
+        let values = (0..<shape.reduce(1, *)).map { _ in g.nextUniform(in: -3, 3) }
+        let y = Tensor.maxPool2d(Tensor(shape: shape, data: values), size: 2)
+        #expect(y.shape == [shape[0], shape[1], shape[2] / 2, shape[3] / 2])
+        #expect(y.data.map(Double.init) == naiveMaxPool2d(values.map(Double.init), shape: shape, size: 2))
+    }
+
     /// Shapes, names and PyTorch's default initialisation bounds, including ConvTranspose2d's fan-in quirk.
     @Test func layersFollowPyTorchLayoutAndInitialisation() {
         var generator = SeededGenerator(seed: 11)
