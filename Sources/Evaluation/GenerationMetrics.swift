@@ -133,7 +133,8 @@ public enum GenerationEvaluation {
                                                       subsets: settings.kidSubsets, subsetSize: subsetSize,
                                                       generator: &generator)
         let pr = try PrecisionRecall.compute(real: reference.features, generated: outputs.features, dimension: d,
-                                             k: settings.precisionRecallK)
+                                             k: settings.precisionRecallK,
+                                             realSquaredRadii: reference.squaredRadii(k: settings.precisionRecallK))
         return (fid, ImageSetMetrics(count: outputs.count, fid: fid, kid: kid, precisionRecall: pr,
                                      classes: ClassStatistics(outputs)))
     }

@@ -37,8 +37,10 @@ public struct PrecisionRecall: Codable, Equatable, Sendable {
     ///
     /// Preconditions: k >= 1 and both sets have more than k rows (each sample needs k other neighbours).
     /// Throws `FeatureMetricsError.nonFiniteFeatures` if either set holds NaN or Inf.
+    /// `realSquaredRadii`: the real set's radii from `squaredRadii(of: real, ...)` with the same k, when they are
+    /// at hand (the reference set's serve every sampler and run); nil computes them.
     public static func compute(real: [Float], generated: [Float], dimension d: Int, k: Int = 3,
-                               chunkElements: Int = 4_000_000) throws -> PrecisionRecall {
+                               chunkElements: Int = 4_000_000, realSquaredRadii: [Double]? = nil) throws -> PrecisionRecall {
         precondition(k >= 1, "PrecisionRecall: k must be >= 1, got \(k)")
         let nr = rowCount(real, dimension: d, name: "PrecisionRecall (real)", minimum: k + 1)
         let ng = rowCount(generated, dimension: d, name: "PrecisionRecall (generated)", minimum: k + 1)
@@ -47,7 +49,10 @@ public struct PrecisionRecall: Codable, Equatable, Sendable {
         try checkFinite(generated, dimension: d, set: "generated")
         let x = real.map(Double.init), g = generated.map(Double.init)
         let realNorms = squaredNorms(x, dimension: d), generatedNorms = squaredNorms(g, dimension: d)
-        let realRadii = kthNeighbourSquaredRadii(x, norms: realNorms, dimension: d, k: k, chunkElements: chunkElements)
+        precondition(realSquaredRadii == nil || realSquaredRadii!.count == nr,
+                     "PrecisionRecall: \(realSquaredRadii?.count ?? 0) real radii for \(nr) real rows")
+        let realRadii = realSquaredRadii
+            ?? kthNeighbourSquaredRadii(x, norms: realNorms, dimension: d, k: k, chunkElements: chunkElements)
         let generatedRadii = kthNeighbourSquaredRadii(g, norms: generatedNorms, dimension: d, k: k,
                                                       chunkElements: chunkElements)
         var generatedCovered = [Bool](repeating: false, count: ng)
@@ -78,6 +83,16 @@ public struct PrecisionRecall: Codable, Equatable, Sendable {
         let precision = Double(generatedCovered.reduce(0) { $0 + ($1 ? 1 : 0) }) / Double(ng)
         let recall = Double(realCovered.reduce(0) { $0 + ($1 ? 1 : 0) }) / Double(nr)
         return PrecisionRecall(precision: precision, recall: recall, k: k)
+    }
+
+    /// Squared radius of each row's k-NN ball within its own set `features` [n, d] (row-major Float): the manifold
+    /// estimate of one set, reusable for every comparison against that set.
+    public static func squaredRadii(of features: [Float], dimension d: Int, k: Int = 3,
+                                    chunkElements: Int = 4_000_000) -> [Double] {
+        precondition(k >= 1 && chunkElements >= 1, "PrecisionRecall.squaredRadii: k \(k), chunk elements \(chunkElements)")
+        _ = rowCount(features, dimension: d, name: "PrecisionRecall.squaredRadii", minimum: k + 1)
+        let x = features.map(Double.init)
+        return kthNeighbourSquaredRadii(x, norms: squaredNorms(x, dimension: d), dimension: d, k: k, chunkElements: chunkElements)
     }
 
     /// ||x_i||^2 for each row of the row-major Double matrix `x` [n, d].

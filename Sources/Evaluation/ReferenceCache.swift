@@ -15,6 +15,13 @@ public struct ReferenceFeatures {
 
     public var count: Int { features.count / dimension }
 
+    /// The k-NN radii of the features for precision/recall (`PrecisionRecall.squaredRadii`), computed on first use
+    /// for each k and then shared by every sampler and run compared against this reference.
+    public func squaredRadii(k: Int) -> [Double] {
+        radii.value(k: k) { PrecisionRecall.squaredRadii(of: features, dimension: dimension, k: k) }
+    }
+    private let radii = RadiiCache()
+
     /// Wraps features and computes their statistics.
     public init(features: [Float], dimension: Int, networkSHA256: String, dataChecksum: String) throws {
         self.features = features
@@ -27,6 +34,21 @@ public struct ReferenceFeatures {
     init(features: [Float], dimension: Int, statistics: FeatureStatistics, networkSHA256: String, dataChecksum: String) {
         self.features = features; self.dimension = dimension; self.statistics = statistics
         self.networkSHA256 = networkSHA256; self.dataChecksum = dataChecksum
+    }
+}
+
+/// Radii by k, filled on first use (a class, so that copies of a `ReferenceFeatures` share it; locked, so that
+/// concurrent evaluations may use it).
+private final class RadiiCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var byK: [Int: [Double]] = [:]
+
+    func value(k: Int, compute: () -> [Double]) -> [Double] {
+        lock.lock(); defer { lock.unlock() }
+        if let cached = byK[k] { return cached }
+        let computed = compute()
+        byK[k] = computed
+        return computed
     }
 }
 

@@ -375,6 +375,13 @@ struct FeatureMetricsTests {
         let (precision, recall) = bruteForcePrecisionRecall(real, generated, d: d, k: k)
         #expect(result.precision == precision && result.recall == recall,
                 "got (\(result.precision), \(result.recall)), brute force (\(precision), \(recall))")
+        // The real radii computed once (as the evaluation does through ReferenceFeatures) give the same result.
+        let reference = try ReferenceFeatures(features: real, dimension: d, networkSHA256: "n", dataChecksum: "c")
+        let radii = reference.squaredRadii(k: k)
+        #expect(radii == PrecisionRecall.squaredRadii(of: real, dimension: d, k: k, chunkElements: chunkElements))
+        let reused = try PrecisionRecall.compute(real: real, generated: generated, dimension: d, k: k,
+                                                 chunkElements: chunkElements, realSquaredRadii: radii)
+        #expect(reused == result && reference.squaredRadii(k: k) == radii)
         #expect(precision > 0 && precision < 1 || recall > 0 && recall < 1, "the case should not be trivial")
     }
 
