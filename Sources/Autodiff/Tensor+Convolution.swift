@@ -55,12 +55,20 @@ struct ConvolutionGeometry {
     /// Floats of frame scratch `im2col` and `col2im` need (none without padding).
     var frameSize: Int { padding == 0 ? 0 : channels * paddedHeight * paddedWidth }
 
-    /// Copies `image` ([C, H, W]) into the middle of the zero-bordered `frame` ([C, H + 2p, W + 2p]).
+    /// Copies `image` ([C, H, W]) into the middle of `frame` ([C, H + 2p, W + 2p]), whose border must already be
+    /// zero: it is written only here, as zeros, once per block (`im2col(images:count:into:frame:)`).
     private func fill(_ frame: UnsafeMutablePointer<Float>, from image: UnsafePointer<Float>) {
         let (hp, wp) = (paddedHeight, paddedWidth)
-        frame.update(repeating: 0, count: frameSize)
         for c in 0..<channels { for h in 0..<height {
-            (frame + (c * hp + h + padding) * wp + padding).update(from: image + (c * height + h) * width, count: width)
+            let src = image + (c * height + h) * width, dst = frame + (c * hp + h + padding) * wp + padding
+            // Rows of 14 or 28 floats: 16-byte moves inline rather than a memmove call per row.
+            var t = 0
+            while t &+ 4 <= width {
+                UnsafeMutableRawPointer(dst + t).storeBytes(of: UnsafeRawPointer(src + t).loadUnaligned(as: SIMD4<Float>.self),
+                                                            as: SIMD4<Float>.self)
+                t &+= 4
+            }
+            while t < width { dst[t] = src[t]; t &+= 1 }
         } }
     }
 
@@ -70,38 +78,71 @@ struct ConvolutionGeometry {
         for c in 0..<channels { for h in 0..<height {
             let src = frame + (c * hp + h + padding) * wp + padding, dst = image + (c * height + h) * width
             var t = 0
+            while t &+ 4 <= width {
+                let sum = UnsafeRawPointer(dst + t).loadUnaligned(as: SIMD4<Float>.self)
+                    + UnsafeRawPointer(src + t).loadUnaligned(as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(dst + t).storeBytes(of: sum, as: SIMD4<Float>.self)
+                t &+= 4
+            }
             while t < width { dst[t] += src[t]; t &+= 1 }
         } }
     }
 
+    /// Calls `body(window, entry)` for every channel of every window position, in column-matrix order: `window` is
+    /// the offset of the channel's K x K window (its top-left float) in the padded image, `entry` the offset of its
+    /// K*K entries in the column matrix. Inlined into each caller with the kernel size fixed, so the loops carry
+    /// no per-window dispatch.
+    @inline(__always)
+    private func forEachChannelWindow(_ body: (_ window: Int, _ entry: Int) -> Void) {
+        let plane = paddedHeight &* paddedWidth, area = kernel &* kernel
+        var entry = 0
+        for oh in 0..<outputHeight {
+            var corner = oh &* stride &* paddedWidth
+            for _ in 0..<outputWidth {
+                var window = corner
+                for _ in 0..<channels { body(window, entry); window &+= plane; entry &+= area }
+                corner &+= stride
+            }
+        }
+    }
+
     /// Writes the column matrix of `image` ([C, H, W]) into `columns` ([Ho*Wo, C*K*K], rows consecutive).
-    /// `frame` must hold `frameSize` floats.
-    func im2col(_ image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>,
+    /// `frame` must hold `frameSize` floats with a zero border (see `fill`).
+    private func im2col(_ image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>,
                 frame: UnsafeMutablePointer<Float>) {
-        let (k, s, hp, wp, window) = (kernel, stride, paddedHeight, paddedWidth, rows)
         let source: UnsafePointer<Float>
         if padding == 0 { source = image } else { fill(frame, from: image); source = UnsafePointer(frame) }
-        var dst = columns
-        for oh in 0..<outputHeight { for ow in 0..<outputWidth {
-            let corner = source + oh * s * wp + ow * s
-            for c in 0..<channels { copyWindow(from: corner + c * hp * wp, rowStride: wp, to: dst + c * k * k, kernel: k) }
-            dst += window
-        } }
+        let wp = paddedWidth
+        switch kernel {
+        case 4: forEachChannelWindow { copyWindow4(from: source + $0, rowStride: wp, to: columns + $1) }
+        case 5: forEachChannelWindow { copyWindow5(from: source + $0, rowStride: wp, to: columns + $1) }
+        case 3: forEachChannelWindow { copyWindow3(from: source + $0, rowStride: wp, to: columns + $1) }
+        case 1: forEachChannelWindow { columns[$1] = source[$0] }
+        default:
+            let k = kernel
+            forEachChannelWindow { window, entry in
+                for ki in 0..<k { for kj in 0..<k { columns[entry &+ ki &* k &+ kj] = source[window &+ ki &* wp &+ kj] } }
+            }
+        }
     }
 
     /// The adjoint of `im2col`: adds every entry of `columns` ([Ho*Wo, C*K*K]) to the pixel of `image` it was
     /// read from. Entries that fall in the padding are dropped. `frame` as for `im2col`.
     func col2im(_ columns: UnsafePointer<Float>, addingInto image: UnsafeMutablePointer<Float>,
                 frame: UnsafeMutablePointer<Float>) {
-        let (k, s, hp, wp, window) = (kernel, stride, paddedHeight, paddedWidth, rows)
         let target: UnsafeMutablePointer<Float>
         if padding == 0 { target = image } else { frame.update(repeating: 0, count: frameSize); target = frame }
-        var src = columns
-        for oh in 0..<outputHeight { for ow in 0..<outputWidth {
-            let corner = target + oh * s * wp + ow * s
-            for c in 0..<channels { addWindow(from: src + c * k * k, to: corner + c * hp * wp, rowStride: wp, kernel: k) }
-            src += window
-        } }
+        let wp = paddedWidth
+        switch kernel {
+        case 4: forEachChannelWindow { addWindow4(from: columns + $1, to: target + $0, rowStride: wp) }
+        case 3: forEachChannelWindow { addWindow3(from: columns + $1, to: target + $0, rowStride: wp) }
+        case 1: forEachChannelWindow { target[$0] += columns[$1] }
+        default:
+            let k = kernel
+            forEachChannelWindow { window, entry in
+                for ki in 0..<k { for kj in 0..<k { target[window &+ ki &* wp &+ kj] += columns[entry &+ ki &* k &+ kj] } }
+            }
+        }
         if padding != 0 { addFrame(frame, into: image) }
     }
 
@@ -109,6 +150,7 @@ struct ConvolutionGeometry {
     /// ([count*Ho*Wo, C*K*K]), on the calling thread.
     func im2col(images: UnsafePointer<Float>, count: Int, into columns: UnsafeMutablePointer<Float>,
                 frame: UnsafeMutablePointer<Float>) {
+        if padding != 0 { frame.update(repeating: 0, count: frameSize) }
         for i in 0..<count { im2col(images + i * imageSize, into: columns + i * self.columns * rows, frame: frame) }
     }
 
@@ -120,72 +162,59 @@ struct ConvolutionGeometry {
     }
 }
 
-/// Copies one channel's K x K window, whose rows start `rowStride` floats apart in `source`, into K*K consecutive
-/// floats; the study's 4 x 4 windows as four unaligned 16-byte moves, 5 x 5 (the feature network), 3 x 3 and 1 x 1
-/// windows unrolled.
+/// Copies a 4 x 4 window, whose rows start `rowStride` floats apart in `source`, into 16 consecutive floats: four
+/// unaligned 16-byte moves (the study's 4 x 4 kernels).
 @inline(__always)
-private func copyWindow(from source: UnsafePointer<Float>, rowStride: Int, to destination: UnsafeMutablePointer<Float>,
-                        kernel k: Int) {
-    if k == 4 {
-        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(destination), stride = rowStride * 4
-        to.storeBytes(of: from.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
-        to.storeBytes(of: from.loadUnaligned(fromByteOffset: stride, as: SIMD4<Float>.self), toByteOffset: 16,
-                      as: SIMD4<Float>.self)
-        to.storeBytes(of: from.loadUnaligned(fromByteOffset: 2 * stride, as: SIMD4<Float>.self), toByteOffset: 32,
-                      as: SIMD4<Float>.self)
-        to.storeBytes(of: from.loadUnaligned(fromByteOffset: 3 * stride, as: SIMD4<Float>.self), toByteOffset: 48,
-                      as: SIMD4<Float>.self)
-    } else if k == 5 {
-        // The feature network's 5 x 5 windows: a 16-byte move and one float per row.
-        for ki in 0..<5 {
-            let row = source + ki * rowStride, target = destination + ki * 5
-            UnsafeMutableRawPointer(target).storeBytes(of: UnsafeRawPointer(row).loadUnaligned(as: SIMD4<Float>.self),
-                                                       as: SIMD4<Float>.self)
-            target[4] = row[4]
-        }
-    } else if k == 3 {
-        // Unrolled: a 3-float run is too short for a loop (vq_vae's 3 x 3 convolution).
-        for ki in 0..<3 {
-            let row = source + ki * rowStride, target = destination + ki * 3
-            target[0] = row[0]; target[1] = row[1]; target[2] = row[2]
-        }
-    } else if k == 1 {
-        destination[0] = source[0]
-    } else {
-        for ki in 0..<k {
-            let row = source + ki * rowStride, target = destination + ki * k
-            var t = 0
-            while t < k { target[t] = row[t]; t &+= 1 }
-        }
+private func copyWindow4(from source: UnsafePointer<Float>, rowStride: Int, to destination: UnsafeMutablePointer<Float>) {
+    let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(destination), stride = rowStride &* 4
+    to.storeBytes(of: from.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+    to.storeBytes(of: from.loadUnaligned(fromByteOffset: stride, as: SIMD4<Float>.self), toByteOffset: 16,
+                  as: SIMD4<Float>.self)
+    to.storeBytes(of: from.loadUnaligned(fromByteOffset: 2 &* stride, as: SIMD4<Float>.self), toByteOffset: 32,
+                  as: SIMD4<Float>.self)
+    to.storeBytes(of: from.loadUnaligned(fromByteOffset: 3 &* stride, as: SIMD4<Float>.self), toByteOffset: 48,
+                  as: SIMD4<Float>.self)
+}
+
+/// The feature network's 5 x 5 windows: a 16-byte move and one float per row.
+@inline(__always)
+private func copyWindow5(from source: UnsafePointer<Float>, rowStride: Int, to destination: UnsafeMutablePointer<Float>) {
+    for ki in 0..<5 {
+        let row = source + ki &* rowStride, target = destination + ki &* 5
+        UnsafeMutableRawPointer(target).storeBytes(of: UnsafeRawPointer(row).loadUnaligned(as: SIMD4<Float>.self),
+                                                   as: SIMD4<Float>.self)
+        target[4] = row[4]
     }
 }
 
-/// The adjoint of `copyWindow`: adds K*K consecutive floats into a K x K window whose rows start `rowStride`
+/// 3 x 3 windows (vq_vae's decoder convolution), unrolled: a 3-float run is too short for a loop.
+@inline(__always)
+private func copyWindow3(from source: UnsafePointer<Float>, rowStride: Int, to destination: UnsafeMutablePointer<Float>) {
+    for ki in 0..<3 {
+        let row = source + ki &* rowStride, target = destination + ki &* 3
+        target[0] = row[0]; target[1] = row[1]; target[2] = row[2]
+    }
+}
+
+/// The adjoint of `copyWindow4`: adds 16 consecutive floats into a 4 x 4 window whose rows start `rowStride`
 /// floats apart.
 @inline(__always)
-private func addWindow(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, rowStride: Int,
-                       kernel k: Int) {
-    if k == 4 {
-        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(destination)
-        for ki in 0..<4 {
-            let offset = ki * rowStride * 4
-            let sum = UnsafeRawPointer(to).loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
-                + from.loadUnaligned(fromByteOffset: 16 * ki, as: SIMD4<Float>.self)
-            to.storeBytes(of: sum, toByteOffset: offset, as: SIMD4<Float>.self)
-        }
-    } else if k == 3 {
-        for ki in 0..<3 {
-            let row = destination + ki * rowStride, values = source + ki * 3
-            row[0] += values[0]; row[1] += values[1]; row[2] += values[2]
-        }
-    } else if k == 1 {
-        destination[0] += source[0]
-    } else {
-        for ki in 0..<k {
-            let row = destination + ki * rowStride, values = source + ki * k
-            var t = 0
-            while t < k { row[t] += values[t]; t &+= 1 }
-        }
+private func addWindow4(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, rowStride: Int) {
+    let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(destination)
+    for ki in 0..<4 {
+        let offset = ki &* rowStride &* 4
+        let sum = UnsafeRawPointer(to).loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
+            + from.loadUnaligned(fromByteOffset: 16 &* ki, as: SIMD4<Float>.self)
+        to.storeBytes(of: sum, toByteOffset: offset, as: SIMD4<Float>.self)
+    }
+}
+
+/// The adjoint of `copyWindow3`.
+@inline(__always)
+private func addWindow3(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, rowStride: Int) {
+    for ki in 0..<3 {
+        let row = destination + ki &* rowStride, values = source + ki &* 3
+        row[0] += values[0]; row[1] += values[1]; row[2] += values[2]
     }
 }
 

@@ -29,19 +29,31 @@ extension Tensor {
     /// Its own loops rather than `mapElements`: the pullback there calls the escaping `derivative` closure per
     /// element, which was 8% of the conv VAE's training-step instructions. Same arithmetic, so the same bits
     /// (`reluMatchesMapElementsReference` keeps the `mapElements` form as the reference).
+    /// Both passes run over the workers; the pullback writes a new gradient instead of zero-filling and adding to it
+    /// (0 + g * mask, the same bits).
     public func relu() -> Tensor {
         let n = count
         let x = data
         let y = [Float](unsafeUninitializedCapacity: n) { out, initialized in
-            x.withUnsafeBufferPointer { src in for i in 0..<n { out[i] = max(src[i], 0) } }
+            let target = out.baseAddress!
+            x.withUnsafeBufferPointer { src in
+                Parallel.forEachRange(n) { range in for i in range { target[i] = max(src[i], 0) } }
+            }
             initialized = n
         }
         return Tensor(shape: shape, data: y, inputs: [self]) { out in
-            self.withGrad { dx in
+            self.withGrad(writingIfNew: { dx, isNew in
+                let target = dx.baseAddress!
                 out.grad!.withUnsafeBufferPointer { pg in x.withUnsafeBufferPointer { px in
-                    for i in 0..<n { dx[i] += pg[i] * (px[i] > 0 ? 1 : 0) }
+                    Parallel.forEachRange(n) { range in
+                        if isNew {
+                            for i in range { target[i] = 0 + pg[i] * (px[i] > 0 ? 1 : 0) }
+                        } else {
+                            for i in range { target[i] += pg[i] * (px[i] > 0 ? 1 : 0) }
+                        }
+                    }
                 } }
-            }
+            })
         }
     }
 

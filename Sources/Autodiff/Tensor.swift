@@ -74,6 +74,18 @@ public final class Tensor {
     }
 
     /// grad += g.
+    /// Gradient buffer for a pullback that can write its contribution rather than add it: `body(dx, isNew)`,
+    /// where `isNew` means dx was just allocated and holds no values yet (write every entry), else dx holds
+    /// earlier contributions (add to them). Saves the zero fill of a new gradient and its re-read.
+    func withGrad<R>(writingIfNew body: (UnsafeMutableBufferPointer<Float>, _ isNew: Bool) -> R) -> R {
+        if grad == nil {
+            let n = count
+            grad = [Float](unsafeUninitializedCapacity: n) { _, initialized in initialized = n }
+            return grad!.withUnsafeMutableBufferPointer { body($0, true) }
+        }
+        return grad!.withUnsafeMutableBufferPointer { body($0, false) }
+    }
+
     func accumulateGrad(_ g: [Float]) {
         guard requiresGrad else { return }
         if grad == nil { grad = g; return }

@@ -126,17 +126,23 @@ import Testing
     }
 
     /// The specialised relu against the generic `mapElements` form it replaced: identical values and gradients,
-    /// including zeros of both signs and an upstream gradient with NaN and infinities.
-    @Test func reluMatchesMapElementsReference() {
+    /// including zeros of both signs and an upstream gradient with NaN and infinities; with the input used by relu
+    /// alone (its gradient is written new) and also elsewhere (relu's part is added to the other one), on few
+    /// values (one worker) and on enough to be split over the workers.
+    @Test(arguments: [1005, 70_001], [false, true])
+    func reluMatchesMapElementsReference(count: Int, inputUsedTwice: Bool) {
         var g = SeededGenerator(seed: 9)
-        var values = (0..<1000).map { _ in g.nextUniform(in: -3, 3) }
+        var values = (0..<count - 5).map { _ in g.nextUniform(in: -3, 3) }
         values += [0, -0.0, .infinity, -.infinity, .leastNonzeroMagnitude]
         var upstream = (0..<values.count).map { _ in g.nextUniform(in: -2, 2) }
         upstream[3] = .nan; upstream[4] = .infinity; upstream[5] = -.infinity
+        let other = Tensor(shape: [values.count], data: (0..<values.count).map { _ in g.nextUniform(in: -1, 1) })
         func run(_ op: (Tensor) -> Tensor) -> ([Float], [Float]) {
             let x = Tensor(shape: [values.count], data: values, requiresGrad: true)
             let y = op(x)
-            (y * Tensor(shape: [values.count], data: upstream)).sum().backward()
+            var loss = (y * Tensor(shape: [values.count], data: upstream)).sum()
+            if inputUsedTwice { loss = loss + (x * other).sum() }
+            loss.backward()
             return (y.data, x.grad!)
         }
         let (fast, fastGrad) = run { $0.relu() }
