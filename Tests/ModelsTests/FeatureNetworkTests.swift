@@ -129,4 +129,19 @@ let sharedMNISTExists = FileManager.default.fileExists(atPath: sharedMNIST + "/t
             abs(outputs.probabilities[start..<(start + 10)].reduce(0, +) - 1) < 1e-5
         })
     }
+
+    /// The features of an image do not depend on the batch it was inferred in: the evaluation's batch size is a
+    /// memory setting (`LeNet.infer`), not a change of results. 520 images in batches of 500 (blocks misaligned
+    /// with those of 250) and 250.
+    @Test func inferenceFeaturesDoNotDependOnTheBatchSize() {
+        var g = SeededGenerator(seed: 12)
+        let network = LeNet(generator: &g)
+        let count = 520
+        let pixels = (0..<(count * 784)).map { _ in g.nextUniform() }
+        let large = network.infer(pixels, count: count, batchSize: 500)
+        let small = network.infer(pixels, count: count, batchSize: 250)
+        #expect(large.features.map(\.bitPattern) == small.features.map(\.bitPattern))
+        #expect(large.probabilities.map(\.bitPattern) == small.probabilities.map(\.bitPattern))
+        #expect(large.predictions == small.predictions)
+    }
 }
