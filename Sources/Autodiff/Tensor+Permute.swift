@@ -12,6 +12,7 @@ extension Tensor {
                      "permuted: axes \(axes) are not a permutation of 0..<\(rank) (shape \(shape))")
         let outputShape = axes.map { shape[$0] }
         if axes == Array(0..<rank) { return reshaped(outputShape) }
+        if let blocks = Self.transposeBlocks(shape: shape, axes: axes) { return transposed(blocks, outputShape: outputShape) }
         let n = count
         // source[i]: the offset in self.data of output element i (row-major over outputShape).
         var inputStrides = [Int](repeating: 1, count: rank)
@@ -46,6 +47,56 @@ extension Tensor {
             out.grad!.withUnsafeBufferPointer { g in source.withUnsafeBufferPointer { ps in self.withGrad { dx in
                 for i in 0..<n { dx[ps[i]] += g[i] }
             } } }
+        }
+    }
+
+    /// When `axes` swaps two adjacent groups of axes, [0..<a] + [b..<r] + [a..<b] (NCHW <-> NHWC, a matrix
+    /// transpose), the permutation is a batch of matrix transposes: `outer` matrices [rows, columns] with
+    /// outer = product of shape[0..<a], rows = product of shape[a..<b], columns = product of shape[b..<r].
+    static func transposeBlocks(shape: [Int], axes: [Int]) -> (outer: Int, rows: Int, columns: Int)? {
+        let r = shape.count
+        guard let a = (0..<r).first(where: { axes[$0] != $0 }) else { return nil }
+        let b = axes[a], moved = r - b
+        guard b > a, Array(axes[a..<(a + moved)]) == Array(b..<r), Array(axes[(a + moved)...]) == Array(a..<b) else {
+            return nil
+        }
+        return (shape[0..<a].reduce(1, *), shape[a..<b].reduce(1, *), shape[b...].reduce(1, *))
+    }
+
+    /// `permuted` for a batch of transposes (`transposeBlocks`): y[o, j, i] = x[o, i, j] for x [outer, rows,
+    /// columns], over the workers by matrices. Pullback: dx[o, i, j] += dy[o, j, i], written new when dx is.
+    private func transposed(_ blocks: (outer: Int, rows: Int, columns: Int), outputShape: [Int]) -> Tensor {
+        let (outer, rows, columns) = blocks
+        let size = rows * columns
+        let x = data
+        let y = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            let target = out.baseAddress!
+            x.withUnsafeBufferPointer { px in
+                Parallel.forEachRange(outer, itemSize: size) { range in
+                    for o in range {
+                        let src = px.baseAddress! + o * size, dst = target + o * size
+                        for i in 0..<rows { for j in 0..<columns { dst[j &* rows &+ i] = src[i &* columns &+ j] } }
+                    }
+                }
+            }
+            initialized = count
+        }
+        return Tensor(shape: outputShape, data: y, inputs: [self]) { out in
+            out.grad!.withUnsafeBufferPointer { g in
+                self.withGrad(writingIfNew: { dx, isNew in
+                    let target = dx.baseAddress!
+                    Parallel.forEachRange(outer, itemSize: size) { range in
+                        for o in range {
+                            let src = g.baseAddress! + o * size, dst = target + o * size
+                            if isNew {
+                                for i in 0..<rows { for j in 0..<columns { dst[i &* columns &+ j] = 0 + src[j &* rows &+ i] } }
+                            } else {
+                                for i in 0..<rows { for j in 0..<columns { dst[i &* columns &+ j] += src[j &* rows &+ i] } }
+                            }
+                        }
+                    }
+                })
+            }
         }
     }
 }

@@ -37,14 +37,32 @@ extension Tensor {
                 // s = -2 Z E^T + s
                 BLAS.gemm(.none, .transposed, m: rows, n: k, k: d, alpha: -2, a: z.baseAddress! + start * d, lda: d,
                           b: e.baseAddress!, ldb: d, beta: 1, c: s.baseAddress!, ldc: k)
-                for r in 0..<rows {
-                    var best = 0, bestScore = s[r * k]
-                    for j in 1..<k where s[r * k + j] < bestScore { best = j; bestScore = s[r * k + j] }
-                    indices[start + r] = best
-                }
+                for r in 0..<rows { indices[start + r] = firstMinimum(s.baseAddress! + r * k, count: k) }
             }
         } } }
         return indices
+    }
+
+    /// The index of the first smallest of `count` scores, NaNs ignored, as the scalar scan
+    /// `best = 0; for j in 1..<count where s[j] < s[best] { best = j }` gives it (0 when s[0] is NaN, as there).
+    /// The minimum is found 16 lanes at a time, then its first position.
+    static func firstMinimum(_ scores: UnsafePointer<Float>, count: Int) -> Int {
+        if scores[0].isNaN { return 0 }
+        var lanes = SIMD16<Float>(repeating: .infinity)
+        var j = 0
+        while j &+ 16 <= count {
+            let v = UnsafeRawPointer(scores + j).loadUnaligned(as: SIMD16<Float>.self)
+            lanes.replace(with: v, where: v .< lanes)
+            j &+= 16
+        }
+        var smallest = Float.infinity
+        for l in 0..<16 where lanes[l] < smallest { smallest = lanes[l] }
+        while j < count { if scores[j] < smallest { smallest = scores[j] }; j &+= 1 }
+        // NaN lanes never win `.<`, so `smallest` is the minimum of the other scores (infinity if there are none,
+        // and then scores[0] is infinity too: index 0, as the scan gives).
+        var index = 0
+        while index < count && !(scores[index] == smallest) { index &+= 1 }
+        return index < count ? index : 0
     }
 
     /// The straight-through vector quantiser: row i of the result is `codebook[indices[i]]`, and the

@@ -31,6 +31,8 @@ let vqOpCases: [OpCase] = [
     permuteCase([3, 5], [1, 0]),               // matrix transpose
     permuteCase([2, 3, 4], [2, 0, 1]),
     permuteCase([4, 3], [0, 1]),               // identity permutation
+    permuteCase([2, 3, 4, 2], [0, 2, 1, 3]),   // not a batch of transposes: the general index map
+    permuteCase([2, 3, 2, 3], [3, 1, 2, 0]),
     // The straight-through quantiser's pullback is the identity: q + sg(z - q) has the value z and, through
     // the quantiser alone, the gradient of z. (Finite differences of q itself are 0 almost everywhere.)
     OpCase(name: "vectorQuantized straight-through pullback is the identity", shapes: [[6, 3], [4, 3]],
