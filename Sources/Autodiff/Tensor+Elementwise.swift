@@ -42,18 +42,9 @@ extension Tensor {
             initialized = n
         }
         return Tensor(shape: shape, data: y, inputs: [self]) { out in
-            self.withGrad(writingIfNew: { dx, isNew in
-                let target = dx.baseAddress!
-                out.grad!.withUnsafeBufferPointer { pg in x.withUnsafeBufferPointer { px in
-                    Parallel.forEachRange(n) { range in
-                        if isNew {
-                            for i in range { target[i] = 0 + pg[i] * (px[i] > 0 ? 1 : 0) }
-                        } else {
-                            for i in range { target[i] += pg[i] * (px[i] > 0 ? 1 : 0) }
-                        }
-                    }
-                } }
-            })
+            out.grad!.withUnsafeBufferPointer { pg in x.withUnsafeBufferPointer { px in
+                self.addToGrad { pg[$0] * (px[$0] > 0 ? 1 : 0) }
+            } }
         }
     }
 
@@ -82,38 +73,52 @@ extension Tensor {
         mapElements({ $0 * s }, derivative: { _, _ in s })
     }
 
-    /// a + b, same shapes.
+    /// a + b, same shapes. Pullback: da += g, db += g.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        binary(a, b, { $0 + $1 }, da: { _, _ in 1 }, db: { _, _ in 1 })
+        binary(a, b, { $0 + $1 }) { a, b, g, _, _ in
+            if a.requiresGrad { a.addToGrad { g[$0] * 1 } }
+            if b.requiresGrad { b.addToGrad { g[$0] * 1 } }
+        }
     }
 
-    /// a - b, same shapes.
+    /// a - b, same shapes. Pullback: da += g, db -= g.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        binary(a, b, { $0 - $1 }, da: { _, _ in 1 }, db: { _, _ in -1 })
+        binary(a, b, { $0 - $1 }) { a, b, g, _, _ in
+            if a.requiresGrad { a.addToGrad { g[$0] * 1 } }
+            if b.requiresGrad { b.addToGrad { g[$0] * -1 } }
+        }
     }
 
-    /// a * b (element-wise), same shapes.
+    /// a * b (element-wise), same shapes. Pullback: da += g b, db += g a.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        binary(a, b, { $0 * $1 }, da: { _, b in b }, db: { a, _ in a })
+        binary(a, b, { $0 * $1 }) { a, b, g, x, y in
+            if a.requiresGrad { a.addToGrad { g[$0] * y[$0] } }
+            if b.requiresGrad { b.addToGrad { g[$0] * x[$0] } }
+        }
     }
 
-    /// Element-wise binary op on equal shapes; `da`/`db` are the partial derivatives at (a, b).
+    /// Element-wise binary op on equal shapes, over the workers. `pullback(a, b, g, x, y)` adds the gradients
+    /// into a and b, given the output's gradient g and the values x of a and y of b (each op writes its own loops,
+    /// so that nothing is called through a closure per element).
     @inline(__always)
     static func binary(_ a: Tensor, _ b: Tensor, _ forward: (Float, Float) -> Float,
-                       da: @escaping (Float, Float) -> Float, db: @escaping (Float, Float) -> Float) -> Tensor {
+                       pullback: @escaping (_ a: Tensor, _ b: Tensor, _ g: UnsafeBufferPointer<Float>,
+                                            _ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>) -> Void)
+        -> Tensor {
         precondition(a.shape == b.shape, "element-wise op on shapes \(a.shape) and \(b.shape)")
         let n = a.count
         let x = a.data, y = b.data
         let z = [Float](unsafeUninitializedCapacity: n) { out, initialized in
+            let target = out.baseAddress!
             x.withUnsafeBufferPointer { p in y.withUnsafeBufferPointer { q in
-                for i in 0..<n { out[i] = forward(p[i], q[i]) }
+                Parallel.forEachRange(n) { range in for i in range { target[i] = forward(p[i], q[i]) } }
             } }
             initialized = n
         }
         return Tensor(shape: a.shape, data: z, inputs: [a, b]) { out in
-            let g = out.grad!
-            if a.requiresGrad { a.withGrad { d in for i in 0..<n { d[i] += g[i] * da(x[i], y[i]) } } }
-            if b.requiresGrad { b.withGrad { d in for i in 0..<n { d[i] += g[i] * db(x[i], y[i]) } } }
+            out.grad!.withUnsafeBufferPointer { g in x.withUnsafeBufferPointer { px in y.withUnsafeBufferPointer { py in
+                pullback(a, b, g, px, py)
+            } } }
         }
     }
 }

@@ -14,20 +14,25 @@ extension Tensor {
         let source = data
         let n = indices.count * columns
         let values = [Float](unsafeUninitializedCapacity: n) { out, initialized in
-            source.withUnsafeBufferPointer { src in
-                for (r, i) in indices.enumerated() {
-                    (out.baseAddress! + r * columns).update(from: src.baseAddress! + i * columns, count: columns)
+            let target = out.baseAddress!
+            source.withUnsafeBufferPointer { src in indices.withUnsafeBufferPointer { pi in
+                Parallel.forEachRange(pi.count, itemSize: columns) { range in
+                    for r in range { (target + r * columns).update(from: src.baseAddress! + pi[r] * columns, count: columns) }
                 }
-            }
+            } }
             initialized = n
         }
         return Tensor(shape: [indices.count, columns], data: values, inputs: [self]) { out in
-            let g = out.grad!
-            self.withGrad { d in g.withUnsafeBufferPointer { pg in
-                for (r, i) in indices.enumerated() {
-                    for c in 0..<columns { d[i * columns + c] += pg[r * columns + c] }
+            // Columns over the workers (rows of the result may share a source row); every entry adds its
+            // gradients in row order, whatever the split.
+            self.withGrad { d in out.grad!.withUnsafeBufferPointer { pg in indices.withUnsafeBufferPointer { pi in
+                Parallel.forEachRange(columns, itemSize: pi.count) { range in
+                    for r in 0..<pi.count {
+                        let dst = d.baseAddress! + pi[r] * columns, src = pg.baseAddress! + r * columns
+                        for c in range { dst[c] += src[c] }
+                    }
                 }
-            } }
+            } } }
         }
     }
 

@@ -37,14 +37,18 @@ extension Tensor {
         return Tensor(shape: [rows], data: values, inputs: [logits, targets]) { out in
             let g = out.grad!
             if logits.requiresGrad {
-                logits.withGrad { d in slope.withUnsafeBufferPointer { ps in
+                logits.withGrad(writingIfNew: { d, isNew in slope.withUnsafeBufferPointer { ps in g.withUnsafeBufferPointer { pg in
                     Parallel.forEachRange(rows, itemSize: pixels) { range in
                         for r in range {
-                            let base = r * pixels, gr = g[r]
-                            for p in 0..<pixels { d[base + p] += gr * ps[base + p] }
+                            let target = d.baseAddress! + r * pixels, source = ps.baseAddress! + r * pixels, gr = pg[r]
+                            if isNew {
+                                for p in 0..<pixels { target[p] = 0 + gr * source[p] }
+                            } else {
+                                for p in 0..<pixels { target[p] += gr * source[p] }
+                            }
                         }
                     }
-                } }
+                } } })
             }
             if targets.requiresGrad {
                 targets.withGrad { d in

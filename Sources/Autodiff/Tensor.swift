@@ -77,6 +77,7 @@ public final class Tensor {
     /// Gradient buffer for a pullback that can write its contribution rather than add it: `body(dx, isNew)`,
     /// where `isNew` means dx was just allocated and holds no values yet (write every entry), else dx holds
     /// earlier contributions (add to them). Saves the zero fill of a new gradient and its re-read.
+    @inline(__always)
     func withGrad<R>(writingIfNew body: (UnsafeMutableBufferPointer<Float>, _ isNew: Bool) -> R) -> R {
         if grad == nil {
             let n = count
@@ -84,6 +85,23 @@ public final class Tensor {
             return grad!.withUnsafeMutableBufferPointer { body($0, true) }
         }
         return grad!.withUnsafeMutableBufferPointer { body($0, false) }
+    }
+
+    /// Adds `contribution(i)` to every entry i of the gradient, over the workers: grad[i] += contribution(i), or,
+    /// when the gradient is new, grad[i] = 0 + contribution(i) (the bits of adding to zeros, without the zero fill).
+    @inline(__always)
+    func addToGrad(_ contribution: (Int) -> Float) {
+        let n = count
+        withGrad(writingIfNew: { dx, isNew in
+            let target = dx.baseAddress!
+            Parallel.forEachRange(n) { range in
+                if isNew {
+                    for i in range { target[i] = 0 + contribution(i) }
+                } else {
+                    for i in range { target[i] += contribution(i) }
+                }
+            }
+        })
     }
 
     func accumulateGrad(_ g: [Float]) {

@@ -150,4 +150,42 @@ import Testing
         #expect(fast.map(\.bitPattern) == reference.map(\.bitPattern))
         #expect(fastGrad.map(\.bitPattern) == referenceGrad.map(\.bitPattern))
     }
+
+    /// a + b, a - b and a * b against plain loops (the closure-per-element form they replaced): the same bits for
+    /// the values and both gradients, new or added to another use's, on one worker and on several; and a * a.
+    @Test(arguments: ["+", "-", "*", "a*a"], [1005, 70_001])
+    func binaryOpsMatchPlainLoops(_ op: String, count: Int) {
+        var g = SeededGenerator(seed: 17)
+        func values() -> [Float] { (0..<count).map { _ in g.nextUniform(in: -2, 2) } }
+        let (u, v, upstream, other) = (values(), values(), values(), values())
+        let a = Tensor(shape: [count], data: u, requiresGrad: true)
+        let b = op == "a*a" ? a : Tensor(shape: [count], data: v, requiresGrad: true)
+        let y: Tensor
+        switch op {
+        case "+": y = a + b
+        case "-": y = a - b
+        default: y = a * b
+        }
+        // a is also used elsewhere (its gradient adds to that use's); b only here (its gradient is new).
+        ((y * Tensor(shape: [count], data: upstream)).sum() + (a * Tensor(shape: [count], data: other)).sum()).backward()
+        let w = op == "a*a" ? u : v
+        var expected = [Float](repeating: 0, count: count), da = [Float](repeating: 0, count: count)
+        var db = [Float](repeating: 0, count: count)
+        for i in 0..<count {
+            switch op {
+            case "+": expected[i] = u[i] + w[i]; da[i] = upstream[i] * 1; db[i] = 0 + upstream[i] * 1
+            case "-": expected[i] = u[i] - w[i]; da[i] = upstream[i] * 1; db[i] = 0 + upstream[i] * -1
+            default: expected[i] = u[i] * w[i]; da[i] = upstream[i] * w[i]; db[i] = 0 + upstream[i] * u[i]
+            }
+        }
+        #expect(y.data.map(\.bitPattern) == expected.map(\.bitPattern))
+        if op == "a*a" {
+            // Both uses of a inside the product, then the other use: only the sum of all three is defined.
+            let total = (0..<count).map { da[$0] + db[$0] + other[$0] }
+            #expect(zip(a.grad!, total).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) })
+        } else {
+            #expect(a.grad!.map(\.bitPattern) == (0..<count).map { (da[$0] + other[$0]).bitPattern })
+            #expect(b.grad!.map(\.bitPattern) == db.map(\.bitPattern))
+        }
+    }
 }
