@@ -17,7 +17,7 @@ public enum Parallel {
         let workers = count * itemSize >= minimumParallelCount ? min(self.workers, count) : 1
         if workers == 1 { body(0..<count); return }
         let chunk = (count + workers - 1) / workers
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        WorkerPool.run(iterations: workers) { w in
             let start = w * chunk
             if start < count { body(start..<min(count, start + chunk)) }
         }
@@ -35,7 +35,7 @@ public enum Parallel {
             for b in stride(from: w, to: blocks, by: used) { body((b * block)..<min(count, (b + 1) * block), w) }
         }
         if used <= 1 { if blocks > 0 { run(0) }; return }
-        DispatchQueue.concurrentPerform(iterations: used) { run($0) }
+        WorkerPool.run(iterations: used) { run($0) }
     }
 
     /// Sum of `partial(range)` over fixed blocks of 0..<count, added in block order: the same value for
@@ -47,7 +47,7 @@ public enum Parallel {
         let workers = count >= minimumParallelCount ? self.workers : 1
         sums.withUnsafeMutableBufferPointer { s in
             let base = s.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
+            WorkerPool.run(iterations: workers) { w in
                 for b in stride(from: w, to: blocks, by: workers) {
                     base[b] = partial((b * block)..<min(count, (b + 1) * block))
                 }

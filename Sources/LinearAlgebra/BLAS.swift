@@ -62,7 +62,7 @@ public enum BLAS {
         if workers <= 1 {
             for index in 0..<plan.count { run(index) }
         } else {
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
+            WorkerPool.run(iterations: workers) { w in
                 for index in Swift.stride(from: w, to: plan.count, by: workers) { run(index) }
             }
         }
