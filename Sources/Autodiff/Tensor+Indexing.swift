@@ -37,22 +37,10 @@ extension Tensor {
     }
 
     /// Matrix transpose: out[j, i] = self[i, j]. Shapes: [m, n] -> [n, m]. Pullback: d self = dout^T.
+    /// (`permuted([1, 0])`: one batched transpose.)
     public func transposed() -> Tensor {
         precondition(rank == 2, "transposed needs a matrix, got \(shape)")
-        let m = shape[0], n = shape[1]
-        let source = data
-        let values = [Float](unsafeUninitializedCapacity: m * n) { out, initialized in
-            source.withUnsafeBufferPointer { src in
-                for i in 0..<m { for j in 0..<n { out[j * m + i] = src[i * n + j] } }
-            }
-            initialized = m * n
-        }
-        return Tensor(shape: [n, m], data: values, inputs: [self]) { out in
-            let g = out.grad!
-            self.withGrad { d in g.withUnsafeBufferPointer { pg in
-                for i in 0..<m { for j in 0..<n { d[i * n + j] += pg[j * m + i] } }
-            } }
-        }
+        return permuted([1, 0])
     }
 }
 

@@ -73,7 +73,6 @@ public final class Tensor {
         return grad!.withUnsafeMutableBufferPointer { body($0) }
     }
 
-    /// grad += g.
     /// Gradient buffer for a pullback that can write its contribution rather than add it: `body(dx, isNew)`,
     /// where `isNew` means dx was just allocated and holds no values yet (write every entry), else dx holds
     /// earlier contributions (add to them). Saves the zero fill of a new gradient and its re-read.
@@ -104,6 +103,7 @@ public final class Tensor {
         })
     }
 
+    /// grad += g.
     func accumulateGrad(_ g: [Float]) {
         guard requiresGrad else { return }
         if grad == nil { grad = g; return }
