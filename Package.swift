@@ -60,6 +60,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation", "Datasets", "Imaging", "Storage"],
                     exclude: ["Python"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Evaluation", "Training", "Models"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Evaluation", "Datasets"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Datasets", "Storage", "Imaging"]),
     ],
     swiftLanguageModes: [.v5]
