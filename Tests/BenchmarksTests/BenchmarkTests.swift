@@ -25,14 +25,11 @@ import Training
         return MNISTSplit(images: pixels, labels: labels, rows: 28, columns: 28)
     }
 
-    /// Writes `split` as raw IDX files named `<prefix>-images-idx3-ubyte` and `<prefix>-labels-idx1-ubyte` into `folder`.
+    /// Writes `split` as the IDX files `<prefix>-images-idx3-ubyte` and `<prefix>-labels-idx1-ubyte` in `folder`.
     static func write(_ split: MNISTSplit, prefix: String, to folder: String) throws {
-        func header(_ dimensions: [Int], _ rank: UInt8) -> [UInt8] {
-            [0, 0, 0x08, rank] + dimensions.flatMap { d in (0..<4).map { UInt8(truncatingIfNeeded: d >> (24 - 8 * $0)) } }
-        }
-        let pixels = split.images.map { UInt8(($0 * 255).rounded()) }
-        try Data(header([split.count, 28, 28], 3) + pixels).write(to: URL(fileURLWithPath: folder + "/\(prefix)-images-idx3-ubyte"))
-        try Data(header([split.count], 1) + split.labels).write(to: URL(fileURLWithPath: folder + "/\(prefix)-labels-idx1-ubyte"))
+        try IDX.write(split.images.map { UInt8(($0 * 255).rounded()) }, dimensions: [split.count, 28, 28],
+                      to: folder + "/\(prefix)-images-idx3-ubyte")
+        try IDX.write(split.labels, dimensions: [split.count], to: folder + "/\(prefix)-labels-idx1-ubyte")
     }
 
     static func leftovers() -> Set<String> {
