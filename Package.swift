@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"], exclude: ["Python"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Storage"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Plotting"], exclude: ["Python"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation", "Datasets", "Imaging", "Storage"],
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation", "Datasets", "Imaging", "Storage", "LinearAlgebra"],
                     exclude: ["Python"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Evaluation", "Training", "Models"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Evaluation", "Datasets"]),
