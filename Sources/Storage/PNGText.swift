@@ -2,7 +2,7 @@
 /// encoded PNG, and read back without decoding the image. The toolkit records in each sample sheet the SHA-256
 /// of the checkpoint it was drawn from (keyword `checkpoint_sha256`).
 public enum PNGText {
-    static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+    public static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
     /// `png` with one `tEXt` chunk per entry (sorted by keyword) after its `IHDR` chunk. Keywords are 1-79
     /// printable ASCII characters, texts ASCII without NUL (precondition). Nil if `png` does not start with a
