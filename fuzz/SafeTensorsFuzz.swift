@@ -1,4 +1,4 @@
-// libFuzzer target for the safetensors reader (Sources/Storage). Build and run with `scripts/fuzz safetensors`.
+// libFuzzer target for the safetensors reader and the PNG tEXt reader (Sources/Storage). Build and run with `scripts/fuzz safetensors`.
 //
 // Any input must either be refused with a thrown SafeTensorsError or parse into an archive that survives a
 // round trip: serialized() must parse again to an equal archive, and serializing that must give the same bytes.
@@ -8,6 +8,9 @@ import Storage
 @_cdecl("LLVMFuzzerTestOneInput")
 public func safeTensorsFuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    // The PNG tEXt reader (Storage/PNGText.swift) reads sample sheets from run folders: it must never trap.
+    _ = PNGText.entries(in: bytes)
+    _ = PNGText.entries(in: PNGText.signature + bytes)
     let archive: SafeTensorsArchive
     do {
         archive = try SafeTensorsArchive(bytes: bytes, source: "fuzz")

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Storage
 
 /// Evaluates runs with one set of settings, loading the test set, the feature network and the reference
 /// features at most once and only when something has to be recomputed (cached results are reused).
@@ -17,6 +18,8 @@ public final class EvaluationJob {
         public var force = false
         /// The samplers whose samples get the generation metrics (the prior by default).
         public var samplers: SamplerRequest = .only([.prior])
+        /// Wait for another process that holds a run folder's lock (else fail at once, naming it).
+        public var waitForLock = true
         /// How the gmm sampler is fitted; its seed is `seed`.
         public var mixtureFit: MixtureFitSettings { MixtureFitSettings(seed: seed) }
 
@@ -86,8 +89,19 @@ public final class EvaluationJob {
         return reference
     }
 
-    /// Evaluates one run; returns its results and whether they were reused from its results.json.
+    /// The run folder's lock (`RunFolderLock`), as the options say; log lines say whom it waits for.
+    public func lock(_ folder: RunFolder) throws -> RunFolderLock {
+        guard FileManager.default.fileExists(atPath: folder.checkpoint) else {
+            throw EvaluationError.missingCheckpoint(folder.checkpoint)
+        }
+        return try RunFolderLock(folder: folder.path, wait: options.waitForLock, notice: log)
+    }
+
+    /// Evaluates one run, holding its folder's lock; returns its results and whether they were reused from its
+    /// results.json.
     public func evaluate(_ folder: RunFolder) throws -> (results: EvaluationResults, reused: Bool) {
+        let lock = try lock(folder)
+        defer { lock.release() }
         guard FileManager.default.fileExists(atPath: folder.checkpoint) else {
             throw EvaluationError.missingCheckpoint(folder.checkpoint)
         }

@@ -38,35 +38,23 @@ public struct FeatureNetwork {
     /// The feature dimension.
     public var dimension: Int { LeNet.featureSize }
 
-    /// Where to load the feature network from, in order:
-    ///  1. `explicit` (`--feature-network PATH`), which must exist;
-    ///  2. `fixtures/feature-network/lenet-mnist.safetensors` in the repository that contains
-    ///     `currentDirectory` (the nearest enclosing folder with a Package.swift);
-    ///  3. the same path next to the sources this binary was built from (`#filePath`), for runs from outside
-    ///     the repository.
-    /// The walk comes first because it follows the checkout the user is working in even when the binary
-    /// was built elsewhere (a copied or relocated build, another worktree's build folder); `#filePath` is
-    /// fixed at compile time and goes stale when the tree moves, so it is only the fallback.
+    /// The shipped network's name among the toolkit's assets (`ToolkitAssets`).
+    public static let assetName = "feature-network/lenet-mnist.safetensors"
+
+    /// Where to load the feature network from: `explicit` (`--feature-network PATH`), which must exist; else the
+    /// shipped file found by `ToolkitAssets` (installed beside the executable, in the checkout holding
+    /// `currentDirectory`, or in the checkout the executable was built in), so the commands work from any folder
+    /// and once installed.
     public static func locate(explicit: String?, currentDirectory: String,
-                              sourceFile: String = #filePath) throws -> String {
+                              executableFolder: String? = ToolkitAssets.executableFolder) throws -> String {
         if let explicit, !explicit.isEmpty {
             guard FileManager.default.fileExists(atPath: explicit) else {
                 throw FeatureNetworkError.unreadable(path: explicit, reason: "no such file")
             }
             return explicit
         }
-        var searched: [String] = []
-        if let root = ProjectFolder.root(from: currentDirectory) {
-            let candidate = root + "/" + repositoryRelativePath
-            if FileManager.default.fileExists(atPath: candidate) { return candidate }
-            searched.append(candidate)
-        }
-        // Sources/Evaluation/FeatureNetwork.swift -> the repository root is three levels up.
-        let sourceRoot = URL(fileURLWithPath: sourceFile).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-        let fallback = sourceRoot + "/" + repositoryRelativePath
-        if FileManager.default.fileExists(atPath: fallback) { return fallback }
-        if !searched.contains(fallback) { searched.append(fallback) }
+        let (path, searched) = ToolkitAssets.locate(assetName, currentDirectory: currentDirectory, executableFolder: executableFolder)
+        if let path { return path }
         throw FeatureNetworkError.notFound(searched: searched)
     }
 

@@ -99,15 +99,39 @@ public enum ImageSetFile {
         images.map { UInt8((max(0, min(1, $0)) * 255).rounded()) }
     }
 
-    /// Writes [count, 784] images in [0, 1] as uint8 N x 28 x 28: IDX when the file name ends in
-    /// `-idx3-ubyte` (or `-idx3-ubyte.gz`, compressed), `.npy` otherwise. Atomic either way.
-    public static func write(_ images: [Float], count: Int, to path: String) throws {
+    /// What `write` makes of a file name.
+    public enum OutputFormat: String, Equatable, Sendable {
+        case npy, idx, idxGzip, pngGrid
+
+        /// The format of `path` by its ending: `.npy`; `idx3-ubyte` or `.idx` (IDX), with `.gz` compressed; `.png` (a
+        /// grid of the images). Anything else is refused.
+        public static func of(_ path: String) throws -> OutputFormat {
+            let name = URL(fileURLWithPath: path).lastPathComponent.lowercased()
+            if name.hasSuffix(".npy") { return .npy }
+            if name.hasSuffix("idx3-ubyte") || name.hasSuffix(".idx") { return .idx }
+            if name.hasSuffix("idx3-ubyte.gz") || name.hasSuffix(".idx.gz") { return .idxGzip }
+            if name.hasSuffix(".png") { return .pngGrid }
+            throw EvaluationError.invalidSetting("\(path) has an unknown file type; end its name in .npy, -idx3-ubyte "
+                                                 + "or .idx (IDX, add .gz to compress) or .png (a grid of the images)")
+        }
+    }
+
+    /// Writes [count, 784] images in [0, 1] by the file name's ending (`OutputFormat.of`): uint8 N x 28 x 28 as `.npy`
+    /// or IDX, or a PNG grid of ceil(sqrt(N)) columns (8-bit gray, unfilled tiles black). Atomic either way.
+    public static func write(_ images: [Float], count: Int, to path: String, text: [String: String] = [:]) throws {
         precondition(images.count == count * side * side, "ImageSetFile.write: \(images.count) values for \(count) images")
-        let pixels = bytes(images)
-        if path.hasSuffix("-idx3-ubyte") || path.hasSuffix("-idx3-ubyte.gz") {
-            try IDX.write(pixels, dimensions: [count, side, side], to: path)
-        } else {
-            try NPY.write(NPYArray(shape: [count, side, side], elements: .uint8(pixels)), to: path)
+        let format = try OutputFormat.of(path)
+        switch format {
+        case .idx, .idxGzip:
+            try IDX.write(bytes(images), dimensions: [count, side, side], to: path)
+        case .npy:
+            try NPY.write(NPYArray(shape: [count, side, side], elements: .uint8(bytes(images))), to: path)
+        case .pngGrid:
+            let columns = Int(Double(count).squareRoot().rounded(.up))
+            let rows = (count + columns - 1) / columns
+            let tiles = images + [Float](repeating: 0, count: (rows * columns - count) * side * side)
+            let grid = ImageGrid(rows: rows, columns: columns, tileWidth: side, tileHeight: side, scale: 1)
+            try PNGFile.write(grid.render(tiles: tiles), to: path, text: text)
         }
     }
 }

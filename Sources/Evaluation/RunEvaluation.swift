@@ -118,8 +118,10 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
 /// each requested sampler, with an 8 x 8 grid of each.
 ///
 /// Caching: results.json records the checkpoint's SHA-256 and the `EvaluationSettings` (including the samplers);
-/// when both match the current ones (and the sample sheets exist) the stored results are returned unchanged
-/// without recomputing anything, unless `force` is set. A fitted sampler has its own cache next to the run
+/// when they answer the current request (`cachedResults`; the sample sheets, which record the checkpoint's SHA-256,
+/// exist and match) the stored results are returned unchanged without recomputing anything, unless `force` is set.
+/// Merging: what an evaluation does not recompute stays in results.json while valid for the checkpoint and
+/// settings (`merged`): `--no-fid` keeps the stored FID, KID and precision/recall, one sampler keeps the others. A fitted sampler has its own cache next to the run
 /// (`MixtureSamplerCache`), reused across evaluation settings.
 public enum RunEvaluation {
     /// Evaluates without generation metrics, always recomputing (the original entry point).
@@ -138,21 +140,78 @@ public enum RunEvaluation {
         return root.appendingPathComponent("cache").path
     }
 
-    /// The stored results of `folder` if they were computed from this checkpoint with these settings (whose
-    /// `samplers` are already resolved) and their sample sheets exist.
+    /// The stored results of `folder` if they answer an evaluation of this checkpoint with these settings (whose
+    /// `samplers` are already resolved): the same checkpoint, seed, grid and data; with generation settings, the same
+    /// generation settings and feature network and an entry for each requested sampler (stored results may hold more);
+    /// and every sample sheet present and recording this checkpoint's SHA-256.
     public static func cachedResults(_ folder: RunFolder, checkpointSHA256: String,
                                      settings: EvaluationSettings) -> EvaluationResults? {
-        let samplers = (settings.samplers ?? []).compactMap(SamplerKind.init(rawValue:))
-        let sheets = [folder.samples] + samplers.map { folder.path + "/" + $0.samplesImage }
-        let expectsPrior = settings.generation != nil && samplers.contains(.prior)
-        guard let data = FileManager.default.contents(atPath: folder.results),
-              let stored = try? JSONDecoder().decode(EvaluationResults.self, from: data),
-              stored.checkpointSHA256 == checkpointSHA256, stored.settings == settings,
-              expectsPrior == (stored.generation != nil),
-              Set(stored.samplers.map { Array($0.keys) } ?? []) == Set(settings.generation == nil ? [] : samplers.map(\.rawValue)),
-              sheets.allSatisfy({ FileManager.default.fileExists(atPath: $0) })
+        guard let stored = storedResults(folder), stored.checkpointSHA256 == checkpointSHA256, let old = stored.settings,
+              old.seed == settings.seed, old.gridSize == settings.gridSize, old.scale == settings.scale,
+              old.dataChecksum == settings.dataChecksum,
+              sheetBelongs(folder.samples, to: checkpointSHA256)
         else { return nil }
+        if let generation = settings.generation {
+            let samplers = (settings.samplers ?? []).compactMap(SamplerKind.init(rawValue:))
+            guard old.generation == generation, old.featureNetworkSHA256 == settings.featureNetworkSHA256,
+                  let entries = stored.samplers, old.samplers != nil,
+                  samplers.allSatisfy({ entries[$0.rawValue] != nil }),
+                  !samplers.contains(.prior) || stored.generation != nil,
+                  !samplers.contains(.gmm) || old.mixtureFit == settings.mixtureFit,
+                  !samplers.contains(.learned) || old.codePriorSHA256 == settings.codePriorSHA256
+            else { return nil }
+        }
+        let sheets = (stored.samplers ?? [:]).values.map { folder.path + "/" + $0.samplesImage }
+        guard sheets.allSatisfy({ sheetBelongs($0, to: checkpointSHA256) }) else { return nil }
         return stored
+    }
+
+    /// results.json of `folder`, if it decodes.
+    static func storedResults(_ folder: RunFolder) -> EvaluationResults? {
+        guard let data = FileManager.default.contents(atPath: folder.results) else { return nil }
+        return try? JSONDecoder().decode(EvaluationResults.self, from: data)
+    }
+
+    /// Whether the PNG at `path` exists and records `checkpointSHA256` (`PNGFile.checkpointKey`).
+    public static func sheetBelongs(_ path: String, to checkpointSHA256: String) -> Bool {
+        PNGFile.recordedCheckpoint(ofFileAt: path) == checkpointSHA256
+    }
+
+    /// `new` with what it did not recompute kept from `stored`, while still valid: the stored sampler entries of
+    /// the same checkpoint and data, when `new` has no generation metrics (all of them, with their generation
+    /// settings) or the same generation settings and feature network (those of samplers `new` did not evaluate).
+    /// A kept learned-sampler entry needs the code prior it was measured with (`codePriorSHA256`, the current
+    /// file's), and every kept entry its sample sheet of this checkpoint.
+    static func merged(_ new: EvaluationResults, with stored: EvaluationResults?, folder: RunFolder,
+                       codePriorSHA256: String?) -> EvaluationResults {
+        guard let stored, stored.checkpointSHA256 == new.checkpointSHA256, let old = stored.settings,
+              var settings = new.settings, old.dataChecksum == settings.dataChecksum, old.samplers != nil,
+              let oldEntries = stored.samplers, !oldEntries.isEmpty else { return new }
+        if settings.generation != nil {
+            guard old.generation == settings.generation, old.featureNetworkSHA256 == settings.featureNetworkSHA256 else { return new }
+        }
+        let computed = new.samplers ?? [:]
+        var kept: [String: SamplerResults] = [:]
+        for (name, entry) in oldEntries where computed[name] == nil {
+            guard sheetBelongs(folder.path + "/" + entry.samplesImage, to: new.checkpointSHA256) || name == SamplerKind.prior.rawValue,
+                  name != SamplerKind.learned.rawValue || (old.codePriorSHA256 != nil && old.codePriorSHA256 == codePriorSHA256)
+            else { continue }
+            kept[name] = entry
+        }
+        guard !kept.isEmpty else { return new }
+        if settings.generation == nil {
+            settings.generation = old.generation
+            settings.featureNetworkSHA256 = old.featureNetworkSHA256
+        }
+        if kept[SamplerKind.gmm.rawValue] != nil { settings.mixtureFit = old.mixtureFit }
+        if kept[SamplerKind.learned.rawValue] != nil { settings.codePriorSHA256 = old.codePriorSHA256 }
+        let all = computed.merging(kept) { a, _ in a }
+        settings.samplers = SamplerKind.allCases.map(\.rawValue).filter { all[$0] != nil }
+        var result = new
+        result.samplers = all
+        result.generation = all[SamplerKind.prior.rawValue]?.generation
+        result.settings = settings
+        return result
     }
 
     /// Evaluates `folder` with `settings` (`featureNetwork` and `reference` are needed when
@@ -199,7 +258,7 @@ public enum RunEvaluation {
         var generator = SeededGenerator(seed: seed)
         let metrics = ReconstructionMetrics.measure(model, on: testSet, generator: &generator)
         let prior = PreparedSampler.prior(of: model)
-        try writeSheet(prior, model: model, settings: settings, to: folder.samples)
+        try writeSheet(prior, model: model, settings: settings, checkpointSHA256: checkpointSHA256, to: folder.samples)
         let testImages = Tensor(shape: [testSet.count, testSet.pixelsPerImage], data: testSet.images)
         let diagnostics = model.diagnostics(images: testImages, labels: testSet.labels)
         var samplerResults: [String: SamplerResults]?
@@ -221,7 +280,8 @@ public enum RunEvaluation {
                                                  dataChecksum: settings.dataChecksum, mixtureFit: mixtureFit,
                                                  trainingSet: trainingSet, log: log)
                     sampler = try kind.prepare(for: model, context: context)
-                    try writeSheet(sampler, model: model, settings: settings, to: folder.path + "/" + kind.samplesImage)
+                    try writeSheet(sampler, model: model, settings: settings, checkpointSHA256: checkpointSHA256,
+                                   to: folder.path + "/" + kind.samplesImage)
                 }
                 log("sampler \(kind.rawValue):")
                 let metrics = try GenerationEvaluation.evaluate(model, sampler: sampler, network: featureNetwork,
@@ -230,27 +290,31 @@ public enum RunEvaluation {
                                                                 samplesImage: kind.samplesImage)
             }
         }
-        let results = EvaluationResults(
+        let computed = EvaluationResults(
             run: checkpoint.training.runName, modelKind: model.configuration.kind.rawValue,
             checkpointSHA256: checkpointSHA256, parameterCount: model.parameterCount,
             trainingEpochs: checkpoint.training.completedEpochs, trainingSeconds: checkpoint.training.wallSeconds,
             reconstruction: metrics, evaluationSeed: seed, samplesImage: "samples.png",
             settings: settings, generation: samplerResults?[SamplerKind.prior.rawValue]?.generation,
             diagnostics: diagnostics, samplers: samplerResults)
+        let currentPrior = FileManager.default.fileExists(atPath: folder.codePrior)
+            ? (try? SafeTensorsArchive.readFile(folder.codePrior)).map(SHA256.hexDigest(of:)) : nil
+        let results = merged(computed, with: storedResults(folder), folder: folder, codePriorSHA256: currentPrior)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(results), to: folder.results)
         return (results, false)
     }
 
-    /// Writes a `gridSize` x `gridSize` sheet of `sampler`'s samples, drawn from `SeededGenerator(seed + 1)`.
+    /// Writes a `gridSize` x `gridSize` sheet of `sampler`'s samples, drawn from `SeededGenerator(seed + 1)`,
+    /// recording the checkpoint's SHA-256 in the PNG.
     static func writeSheet(_ sampler: PreparedSampler, model: any GenerativeModel, settings: EvaluationSettings,
-                           to path: String) throws {
+                           checkpointSHA256: String, to path: String) throws {
         var generator = SeededGenerator(seed: settings.seed &+ 1)
         let samples = sampler.sample(count: settings.gridSize * settings.gridSize, generator: &generator)
         let side = Int(Double(model.configuration.imageSize).squareRoot())
         let grid = ImageGrid(rows: settings.gridSize, columns: settings.gridSize, tileWidth: side, tileHeight: side,
                              scale: settings.scale)
-        try PNGFile.write(grid.render(tiles: samples.data), to: path)
+        try PNGFile.write(grid.render(tiles: samples.data), to: path, text: [PNGFile.checkpointKey: checkpointSHA256])
     }
 }

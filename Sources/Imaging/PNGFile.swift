@@ -1,4 +1,5 @@
 import CPNG
+import Foundation
 import Storage
 
 /// Encodes, decodes, reads and writes 8-bit PNG files with libpng's simplified API (`png_image_*`).
@@ -9,6 +10,15 @@ public enum PNGFile {
     /// Largest decoded image accepted, in bytes (`width * height * channels`); guards against corrupt
     /// headers that claim enormous sizes.
     public static let maximumDecodedBytes = 1 << 30
+
+    /// The `tEXt` keyword of the checkpoint SHA-256 in the toolkit's sample sheets.
+    public static let checkpointKey = "checkpoint_sha256"
+
+    /// The checkpoint SHA-256 recorded in the PNG file at `path`, nil if it records none or cannot be read.
+    public static func recordedCheckpoint(ofFileAt path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return PNGText.entries(in: [UInt8](data))[checkpointKey]
+    }
 
     /// The 8-byte signature every PNG file begins with: 89 50 4E 47 0D 0A 1A 0A.
     public static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
@@ -22,12 +32,14 @@ public enum PNGFile {
     }
 
     /// Encodes `image` (see `encode(_:)`) and writes it to `path` atomically: the file under `path` is
-    /// either the previous one or the complete new PNG, never a truncated one.
+    /// either the previous one or the complete new PNG, never a truncated one. `text` goes into `tEXt` chunks
+    /// (`PNGText`), e.g. the SHA-256 of the checkpoint a sample sheet was drawn from.
     ///
     /// - Throws: `ImagingError.file` if the file cannot be written (e.g. the folder does not exist),
     ///   or the errors of `encode(_:)`.
-    public static func write(_ image: PixelImage, to path: String) throws {
-        let bytes = try encode(image, destination: path)
+    public static func write(_ image: PixelImage, to path: String, text: [String: String] = [:]) throws {
+        var bytes = try encode(image, destination: path)
+        if !text.isEmpty, let tagged = PNGText.inserting(text, into: bytes) { bytes = tagged }
         do {
             try bytes.withUnsafeBytes { try AtomicFile.write(bytes: $0, to: path) }
         } catch let error as FileError {

@@ -53,14 +53,19 @@ public struct ReportJob {
         guard !folders.isEmpty else {
             throw FileError.cannotRead(path: runsDirectory, reason: "holds no run with a checkpoint.safetensors")
         }
-        try FileManager.default.createDirectory(atPath: figuresDirectory, withIntermediateDirectories: true)
+        try FileError.createFolder(figuresDirectory)
         let test = try evaluation.testSet()
+        guard test.count >= 64 else {
+            throw EvaluationError.invalidSetting("the report's sheets show 64 test images; the test set of \(evaluation.options.dataDirectory) holds \(test.count)")
+        }
         var entries: [ReportEntry] = []
         var sheets: [String: [(title: String, file: String)]] = [:]
         var vaes: [(name: String, model: any GaussianVAE)] = []
         // Of several seeds of a run, only the lowest gets sample sheets and a KL series.
         let representatives = SeedAggregation.representativeFolders(folders.map(\.name))
         for folder in folders {
+            let lock = try evaluation.lock(folder)  // held over the evaluation and the sheets
+            defer { lock.release() }
             let (results, reused) = try evaluation.evaluate(folder)
             log("\(folder.name): \(reused ? "cached results" : "evaluated")")
             let checkpoint = try Checkpoint.read(from: folder.checkpoint)
@@ -68,7 +73,8 @@ public struct ReportJob {
                 ?? study?.runs.first { $0.name == Study.splitSeededName(results.run).run })?.referenceMSE
             entries.append(ReportEntry(folder: folder, results: results, training: checkpoint.training, referenceMSE: reference))
             guard representatives.contains(folder.name) else { continue }
-            sheets[results.run] = try writeSheets(checkpoint.model, run: results.run, folder: folder, test: test)
+            sheets[results.run] = try writeSheets(checkpoint.model, run: results.run, folder: folder, test: test,
+                                                  checkpointSHA256: results.checkpointSHA256)
                 + (try copySamplerSheets(results, folder: folder))
             if let vae = checkpoint.model as? any GaussianVAE { vaes.append((results.run, vae)) }
         }
@@ -85,12 +91,15 @@ public struct ReportJob {
         return report
     }
 
-    /// Renders the run's sheets into its folder and into the figures folder; returns their titles and file names.
-    func writeSheets(_ model: any GenerativeModel, run: String, folder: RunFolder, test: MNISTSplit) throws -> [(title: String, file: String)] {
+    /// Renders the run's sheets into its folder and into the figures folder, each recording the checkpoint's
+    /// SHA-256; returns their titles and file names.
+    func writeSheets(_ model: any GenerativeModel, run: String, folder: RunFolder, test: MNISTSplit,
+                     checkpointSHA256: String) throws -> [(title: String, file: String)] {
         var written: [(String, String)] = []
+        let text = [PNGFile.checkpointKey: checkpointSHA256]
         func emit(_ title: String, _ name: String, _ image: PixelImage) throws {
-            try PNGFile.write(image, to: folder.path + "/" + name)
-            try PNGFile.write(image, to: figuresDirectory + "/" + run + "-" + name)
+            try PNGFile.write(image, to: folder.path + "/" + name, text: text)
+            try PNGFile.write(image, to: figuresDirectory + "/" + run + "-" + name, text: text)
             written.append((title, run + "-" + name))
         }
         var generator = SeededGenerator(seed: 2024)
@@ -118,7 +127,8 @@ public struct ReportJob {
                                xLabel: "code (sorted by use)", yLabel: "share of code positions (%)",
                                categories: counts.indices.map { "\($0)" },
                                series: [.init(label: "usage", values: counts.sorted(by: >).map { 100 * $0 / total })])
-            let bytes = try plot.render(format: .png, width: 900, height: 400)
+            let rendered = try plot.render(format: .png, width: 900, height: 400)
+            let bytes = PNGText.inserting(text, into: [UInt8](rendered)) ?? [UInt8](rendered)
             try bytes.withUnsafeBytes { try AtomicFile.write(bytes: $0, to: folder.path + "/code-usage.png") }
             try bytes.withUnsafeBytes { try AtomicFile.write(bytes: $0, to: figuresDirectory + "/" + run + "-code-usage.png") }
             written.append(("codebook usage", run + "-code-usage.png"))
@@ -136,6 +146,9 @@ public struct ReportJob {
             let source = folder.path + "/" + entry.samplesImage, file = results.run + "-" + entry.samplesImage
             guard let data = FileManager.default.contents(atPath: source) else {
                 throw FileError.cannotRead(path: source, reason: "the \(name) sampler's sample sheet is missing (rerun with --force)")
+            }
+            guard RunEvaluation.sheetBelongs(source, to: results.checkpointSHA256) else {
+                throw FileError.cannotRead(path: source, reason: "the \(name) sampler's sample sheet is of another checkpoint (rerun with --force)")
             }
             try AtomicFile.write(data, to: figuresDirectory + "/" + file)
             copied.append(("samples (\(name) sampler)", file))

@@ -109,13 +109,18 @@ public enum CodePriorTraining {
     /// VQ-VAE of `runFolder/checkpoint.safetensors`, trains a prior (the default network of
     /// `CodePriorConfiguration.forVQVAE`, or with `hiddenSize` / `hiddenLayers` changed) on the training grids and writes it to
     /// `runFolder/code-prior.safetensors` (atomically), recording the checkpoint's SHA-256. `log` receives one
-    /// line per step and epoch.
+    /// line per step and epoch. Holds the run folder's `RunFolderLock` throughout (`waitForLock` as for `TrainingJob`).
     @discardableResult
     public static func run(runFolder: String, dataDirectory: String, settings: TrainingSettings = defaultSettings,
-                           hiddenSize: Int? = nil, hiddenLayers: Int? = nil,
+                           hiddenSize: Int? = nil, hiddenLayers: Int? = nil, waitForLock: Bool = true,
                            log: (String) -> Void = { _ in }) throws -> CodePriorTrainingRecord {
         try settings.validate()
         let checkpointPath = runFolder + "/checkpoint.safetensors"
+        guard FileManager.default.fileExists(atPath: checkpointPath) else {
+            throw FileError.cannotRead(path: checkpointPath, reason: "no such file (train the vq_vae run first)")
+        }
+        let lock = try RunFolderLock(folder: runFolder, wait: waitForLock, notice: log)
+        defer { lock.release() }
         let bytes = try SafeTensorsArchive.readFile(checkpointPath)
         let checkpointSHA256 = SHA256.hexDigest(of: bytes)
         let checkpoint = try Checkpoint.read(from: checkpointPath)

@@ -21,9 +21,14 @@ public struct Study: Codable, Equatable, Sendable {
     public var title: String
     public var runs: [Run]
 
-    /// The study file shipped in the repo, found from the current folder.
+    /// The study file's name among the toolkit's assets (`ToolkitAssets`).
+    public static let assetName = "study.json"
+
+    /// The shipped study file: installed beside the executable, in the checkout holding `folder`, or in the checkout
+    /// the executable was built in (`ToolkitAssets`); the first place searched when it is in none of them.
     public static func defaultPath(from folder: String = FileManager.default.currentDirectoryPath) -> String {
-        (ProjectFolder.root(from: folder) ?? folder) + "/fixtures/study.json"
+        let (path, searched) = ToolkitAssets.locate(assetName, currentDirectory: folder)
+        return path ?? searched.first ?? folder + "/fixtures/study.json"
     }
 
     public static func load(from path: String) throws -> Study {
@@ -123,6 +128,8 @@ public struct StudySweep {
     /// cores two one-thread runs side by side finish sooner than two-thread runs one after the other: the two workers
     /// of one step wait for each other at every product, two runs never do (measured in notebooks-md/performance.md).
     public var jobs = 1
+    /// Wait for other processes that hold a run folder's lock (else fail at once, naming them).
+    public var waitForLock = true
 
     public init(study: Study, dataDirectory: String, outputRoot: String) {
         self.study = study; self.dataDirectory = dataDirectory; self.outputRoot = outputRoot
@@ -174,26 +181,49 @@ public struct StudySweep {
             case .replace:
                 let folder = job(for: run, resume: false).runFolder
                 let aside = folder + ".replaced-\(Int(Date().timeIntervalSince1970))"
-                try FileManager.default.moveItem(atPath: folder, toPath: aside)
+                do { try FileManager.default.moveItem(atPath: folder, toPath: aside) } catch {
+                    throw FileError.writeFailed(path: aside, reason: "cannot move \(folder) there: " + FileError.reason(of: error))
+                }
                 say("\(run.name): settings changed; previous run moved to \(aside), training")
             }
             if decision != .skip || run.model.kind == .vqVAE {
                 pending.append((run, decision != .skip, decision == .resume))
             }
         }
+        // Progress over the whole sweep: after each run, the runs left and an ETA from the wall time so far, weighting
+        // each run by its estimated cost times its epochs.
+        let weights = pending.map { $0.train ? Double(max(1, Self.estimatedCost(of: $0.run))) * Double($0.run.training.epochs) : 1 }
+        let totalWeight = weights.reduce(0, +)
+        let started = Date()
+        let finished = Mutex((runs: 0, weight: 0.0))
+        func reportFinished(_ index: Int) {
+            let (done, weight) = finished.withLock { state -> (Int, Double) in
+                state.runs += 1
+                state.weight += weights[index]
+                return (state.runs, state.weight)
+            }
+            let left = pending.count - done
+            let eta = left == 0 ? "" : ", ETA " + durationText(Date().timeIntervalSince(started) * (totalWeight - weight) / max(weight, 1))
+            say("\(pending[index].run.name): done; \(done) of \(pending.count.counted("run")) done, \(left) left" + eta)
+        }
         func complete(_ item: (run: Study.Run, train: Bool, resume: Bool), threads: Int) throws {
-            var job = job(for: item.run, resume: item.resume)
+            // Resume even a run decided as new: a sweep running at the same time may have started it meanwhile.
+            var job = job(for: item.run, resume: true)
             job.settings.threads = threads
-            if item.train { try job.run(progress: progress(item.run.name)) }
+            job.waitForLock = waitForLock
+            if item.train { try job.run(progress: progress(item.run.name), notice: { say("\(item.run.name): " + $0) }) }
             if item.run.model.kind == .vqVAE {
                 try trainPriorIfNeeded(item.run, runFolder: job.runFolder, threads: threads, log: say)
             }
         }
         if jobs == 1 || pending.count <= 1 {
-            for item in pending { try complete(item, threads: item.run.training.threads) }
+            for (index, item) in pending.enumerated() {
+                try complete(item, threads: item.run.training.threads)
+                reportFinished(index)
+            }
             return
         }
-        let costs = pending.map { Self.estimatedCost(of: $0.run) }
+        let costs = weights
         let order = pending.indices.sorted { costs[$0] > costs[$1] || (costs[$0] == costs[$1] && $0 < $1) }
         let next = Mutex(0)
         let firstError = Mutex<(any Error)?>(nil)
@@ -208,6 +238,7 @@ public struct StudySweep {
                 let item = pending[taken]
                 do {
                     try complete(item, threads: max(1, item.run.training.threads / jobs))
+                    reportFinished(taken)
                 } catch {
                     firstError.withLock { if $0 == nil { $0 = error } }
                 }
@@ -236,7 +267,8 @@ public struct StudySweep {
         var settings = priorSettings
         settings.seed = run.training.seed
         settings.threads = threads
-        try CodePriorTraining.run(runFolder: runFolder, dataDirectory: dataDirectory, settings: settings) {
+        try CodePriorTraining.run(runFolder: runFolder, dataDirectory: dataDirectory, settings: settings,
+                                  waitForLock: waitForLock) {
             log("\(run.name): " + $0)
         }
     }

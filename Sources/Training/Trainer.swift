@@ -128,6 +128,7 @@ public final class Trainer {
                 // Checked after every update (a linear scan, small next to the batch's matrix products) so the
                 // message names the batch that produced the first non-finite value.
                 try checkFinite(epoch: epoch, batch: batchIndex)
+                faults.pauseIfAsked(epoch: epoch, batch: batchIndex)
                 totals.loss += loss
                 totals.reconstruction += output.reconstruction
                 totals.regularizer += output.regularizer

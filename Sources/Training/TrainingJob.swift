@@ -7,6 +7,12 @@ import Storage
 ///
 /// Layout: `<outputRoot>/runs/<run>/checkpoint.safetensors` (rewritten atomically after every epoch) and
 /// `train-log.jsonl` (one JSON object per finished epoch).
+///
+/// Safety: the job holds the run folder's `RunFolderLock` throughout. A folder that holds a checkpoint is trained
+/// into only with `resume` (which continues it) or `force` (which replaces it); before a checkpoint is replaced or
+/// continued, every file derived from the old one (`derivedFileNames`) is deleted, so the folder never holds files
+/// of two checkpoints. A training that fails before its first checkpoint removes the run folder it created, or
+/// leaves `training-failed.txt` (the error) as the only file of a folder that existed.
 public struct TrainingJob {
     public var runName: String
     public var configuration: ModelConfiguration
@@ -15,11 +21,42 @@ public struct TrainingJob {
     public var outputRoot: String
     /// Continue from the run's checkpoint if it has one (a finished run is left as it is).
     public var resume: Bool
+    /// Replace the run's checkpoint (and everything derived from it) if it has one.
+    public var force = false
+    /// Wait for another process that holds the run folder's lock (else fail at once, naming it).
+    public var waitForLock = true
 
     public init(runName: String, configuration: ModelConfiguration, settings: TrainingSettings,
-                dataDirectory: String, outputRoot: String, resume: Bool) {
+                dataDirectory: String, outputRoot: String, resume: Bool, force: Bool = false) {
         self.runName = runName; self.configuration = configuration; self.settings = settings
-        self.dataDirectory = dataDirectory; self.outputRoot = outputRoot; self.resume = resume
+        self.dataDirectory = dataDirectory; self.outputRoot = outputRoot; self.resume = resume; self.force = force
+    }
+
+    /// The note a training that failed before its first checkpoint leaves in a folder it did not create.
+    public static let failureNoteName = "training-failed.txt"
+
+    /// Whether a file of a run folder is derived from its checkpoint (or describes its training): evaluation
+    /// results, sample sheets and plots, sampler caches, the code prior, the log and a failure note.
+    public static func isDerivedFile(_ name: String) -> Bool {
+        ["results.json", "train-log.jsonl", CodePrior.fileName, failureNoteName].contains(name)
+            || name.hasSuffix(".png") || name.hasSuffix(".svg") || name.hasSuffix(".pdf")
+            || (name.hasPrefix("sampler-") && name.hasSuffix(".json"))
+    }
+
+    /// Deletes the derived files of `folder` (and `checkpoint.safetensors` with `checkpoint`; the log is kept with
+    /// `keepingLog`: it is the resumed checkpoint's own history); returns their names.
+    @discardableResult
+    public static func removeDerivedFiles(in folder: String, checkpoint: Bool, keepingLog: Bool = false) throws -> [String] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+            .filter { isDerivedFile($0) && !(keepingLog && $0 == "train-log.jsonl") }.sorted()
+        for name in names + (checkpoint ? ["checkpoint.safetensors"] : []) {
+            let path = folder + "/" + name
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            do { try FileManager.default.removeItem(atPath: path) } catch {
+                throw FileError.writeFailed(path: path, reason: "cannot delete it: " + FileError.reason(of: error))
+            }
+        }
+        return names
     }
 
     public var runFolder: String { outputRoot + "/runs/" + runName }
@@ -34,16 +71,20 @@ public struct TrainingJob {
         try configuration.validate()
         let train = try MNIST.load(split: .train, from: dataDirectory)
         let checksum = try MNIST.checksumOfFiles(in: dataDirectory)
-        do {
-            try FileManager.default.createDirectory(atPath: runFolder, withIntermediateDirectories: true)
-        } catch {
-            throw FileError.cannotCreate(path: runFolder, reason: error.localizedDescription)
-        }
+        let folderExisted = FileManager.default.fileExists(atPath: runFolder)
+        try FileError.createFolder(runFolder)
+        let lock = try RunFolderLock(folder: runFolder, wait: waitForLock, notice: notice)
+        defer { lock.release() }
         // A run killed while writing leaves its temporary files behind; they are never read, only clutter.
         AtomicFile.removeStaleTemporaries(for: checkpointPath)
         AtomicFile.removeStaleTemporaries(for: logPath)
+        let hasCheckpoint = FileManager.default.fileExists(atPath: checkpointPath)
+        if hasCheckpoint, !resume, !force {
+            let finished = (try? Checkpoint.read(from: checkpointPath))?.training.isFinished ?? false
+            throw TrainingError.wouldReplace(path: checkpointPath, finished: finished)
+        }
         let trainer: Trainer
-        if resume, FileManager.default.fileExists(atPath: checkpointPath) {
+        if resume, hasCheckpoint {
             let checkpoint = try Checkpoint.read(from: checkpointPath)
             guard checkpoint.model.configuration == configuration else {
                 throw TrainingError.checkpointMismatch(path: checkpointPath, reason: "it holds a different model configuration")
@@ -60,13 +101,36 @@ public struct TrainingJob {
             }
             trainer = try Trainer(resuming: checkpoint, path: checkpointPath, data: train, dataChecksum: checksum)
             trainer.threads = settings.threads
+            // The checkpoint is about to change: what was derived from it goes (the log is rewritten from it).
+            if !checkpoint.training.isFinished {
+                let removed = try Self.removeDerivedFiles(in: runFolder, checkpoint: false, keepingLog: true)
+                if !removed.isEmpty { notice("removed \(removed.joined(separator: ", ")) of the unfinished checkpoint") }
+            }
         } else {
             trainer = try Trainer(runName: runName, configuration: configuration, settings: settings,
                                   data: train, dataChecksum: checksum)
+            let removed = try Self.removeDerivedFiles(in: runFolder, checkpoint: true)
+            if hasCheckpoint {
+                notice("--force: replaced \(checkpointPath)"
+                       + (removed.isEmpty ? "" : " and removed \(removed.joined(separator: ", "))"))
+            }
         }
-        try trainer.run(checkpointPath: checkpointPath) { event in
-            if case .epochFinished = event { try? writeLog(trainer.record) }
-            progress(event)
+        do {
+            try trainer.run(checkpointPath: checkpointPath) { event in
+                if case .epochFinished = event { try? writeLog(trainer.record) }
+                progress(event)
+            }
+        } catch where !FileManager.default.fileExists(atPath: checkpointPath) {
+            // Nothing was made: no empty folder stays behind, or one whose only file says what happened.
+            let removed = !folderExisted && lock.removeFolder()
+            guard case let TrainingError.diverged(run, epoch, batch, what) = error else { throw error }
+            if removed {
+                throw TrainingError.divergedBeforeCheckpoint(run: run, epoch: epoch, batch: batch, what: what, note: nil)
+            }
+            let note = runFolder + "/" + Self.failureNoteName
+            let failure = TrainingError.divergedBeforeCheckpoint(run: run, epoch: epoch, batch: batch, what: what, note: note)
+            try? AtomicFile.write("\(Date()): \(RunFolderLock.currentCommand)\n\(failure)\n", to: note)
+            throw failure
         }
         try writeLog(trainer.record)
         return trainer.record

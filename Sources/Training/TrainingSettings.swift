@@ -33,6 +33,10 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case unusableData(String)
     case diverged(run: String, epoch: Int, batch: Int, what: String)
     case checkpointMismatch(path: String, reason: String)
+    /// A new training would replace the checkpoint of an earlier one.
+    case wouldReplace(path: String, finished: Bool)
+    /// The training diverged before writing any checkpoint; `note` is the file that says so, if one was left.
+    case divergedBeforeCheckpoint(run: String, epoch: Int, batch: Int, what: String, note: String?)
 
     public var description: String {
         switch self {
@@ -44,6 +48,12 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "training of \(run) diverged at epoch \(epoch), batch \(batch): \(what); the last good checkpoint is kept (try a lower learning rate)"
         case let .checkpointMismatch(path, reason):
             return "cannot resume from \(path): \(reason)"
+        case let .wouldReplace(path, finished):
+            return "\(path) already holds \(finished ? "a finished" : "an unfinished") run; pass --resume to continue it"
+                + " or --force to replace it (--force deletes it with its results, sample sheets, sampler caches and code prior)"
+        case let .divergedBeforeCheckpoint(run, epoch, batch, what, note):
+            return "training of \(run) diverged at epoch \(epoch), batch \(batch): \(what); it wrote no checkpoint, "
+                + (note.map { "only \($0) is left" } ?? "its run folder is removed") + " (try a lower learning rate)"
         }
     }
 }

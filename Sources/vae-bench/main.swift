@@ -4,6 +4,8 @@ import Benchmarks
 import Datasets
 import Foundation
 import LinearAlgebra
+import Models
+import Storage
 import Training
 
 BLASRuntime.selectFastKernels()
@@ -12,11 +14,14 @@ MemoryTuning.retainFreedMemory()
 struct VAEBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-bench",
-        abstract: "Time sgemm, a training epoch of each run and the full evaluation of one run on real MNIST (use a release build).")
+        abstract: "Time sgemm, a training epoch of each run and the full evaluation of one run on real MNIST (use a release build).",
+        version: "vae-toolkit \(ToolkitAssets.version) (checkpoint format \(Checkpoint.formatVersion))")
 
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
     @Option(help: "Comma-separated runs to time (default: every run of the study).") var runs: String?
-    @Option(help: "Comma-separated thread counts.") var threads: String = "1,2"
+    @Option(help: "Study file (default: the shipped one, installed beside the command or in the repo's fixtures/).")
+    var study: String?
+    @Option(parsing: .unconditional, help: "Comma-separated thread counts.") var threads: String = "1,2"
     @Option(help: "Write the figures as markdown to this file.") var notebook: String?
     @Flag(help: "Also time scripts/torch_reference.py (needs torch) and print the ratio.") var compareTorch = false
     @Option(help: "Run whose full evaluation is timed after one training epoch (test MSE, FID/KID/precision-recall on 3 x 10,000 prior samples), or 'none'.")
@@ -31,7 +36,7 @@ struct VAEBench: ParsableCommand {
     var threadCounts: [Int] { threads.split(separator: ",").compactMap { Int($0) } }
 
     func run() throws {
-        let study = try Study.load(from: Study.defaultPath())
+        let study = try Study.load(from: self.study ?? Study.defaultPath())
         let selected = try study.runs(only: runs?.split(separator: ",").map(String.init))
         let evaluated = evaluate == "none" ? nil : try study.runs(only: [evaluate])[0]
         let directory = MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath)

@@ -3,6 +3,7 @@ import Autodiff
 import Datasets
 import Evaluation
 import Foundation
+import Imaging
 import LinearAlgebra
 import Models
 import Reporting
@@ -16,6 +17,7 @@ struct VAEEval: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-eval",
         abstract: "Evaluate any checkpoint written by vae-train: test MSE, negative ELBO, FID/KID/precision/recall, sample grid.",
+        version: "vae-toolkit \(ToolkitAssets.version) (checkpoint format \(Checkpoint.formatVersion))",
         subcommands: [Evaluate.self, Report.self, FID.self, Sample.self],
         defaultSubcommand: Evaluate.self)
 }
@@ -25,13 +27,13 @@ func logLine(_ text: String) { FileHandle.standardError.write(Data((text + "\n")
 /// Options shared by the commands that compare images with the MNIST test set.
 struct FeatureOptions: ParsableArguments {
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
-    @Option(help: "Feature-network file (default: fixtures/feature-network/lenet-mnist.safetensors of the repo).")
+    @Option(help: "Feature-network file (default: the shipped one, installed beside the command or in the repo's fixtures/feature-network/).")
     var featureNetwork: String?
     @Option(help: "Folder of cached reference features (default: out/cache beside the runs folder, or of the repo for 'fid').")
     var cacheDir: String?
-    @Option(help: "KID: random subsets averaged.") var kidSubsets: Int = 100
-    @Option(help: "KID: rows per subset (clamped to the smaller set).") var kidSubsetSize: Int = 1000
-    @Option(help: "Threads for BLAS.") var threads: Int = 2
+    @Option(parsing: .unconditional, help: "KID: random subsets averaged.") var kidSubsets: Int = 100
+    @Option(parsing: .unconditional, help: "KID: rows per subset (clamped to the smaller set).") var kidSubsetSize: Int = 1000
+    @Option(parsing: .unconditional, help: "Threads for BLAS.") var threads: Int = 2
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
@@ -43,9 +45,11 @@ struct FeatureOptions: ParsableArguments {
     var dataDirectory: String { MNIST.resolveDataDirectory(explicit: data, currentDirectory: currentDirectory) }
 
     func jobOptions(seed: UInt64, scale: Int, generation: GenerationSettings?, force: Bool,
-                    samplers: SamplerRequest = .only([.prior])) -> EvaluationJob.Options {
-        EvaluationJob.Options(dataDirectory: dataDirectory, featureNetworkPath: featureNetwork, cacheDirectory: cacheDir,
-                              seed: seed, scale: scale, generation: generation, force: force, samplers: samplers)
+                    samplers: SamplerRequest = .only([.prior]), noWait: Bool = false) -> EvaluationJob.Options {
+        var options = EvaluationJob.Options(dataDirectory: dataDirectory, featureNetworkPath: featureNetwork, cacheDirectory: cacheDir,
+                                            seed: seed, scale: scale, generation: generation, force: force, samplers: samplers)
+        options.waitForLock = !noWait
+        return options
     }
 }
 
@@ -53,12 +57,13 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate one run (the default command).")
 
     @Argument(help: "A run folder (out/runs/<run>) or its checkpoint.safetensors.") var runPath: String
-    @Option(help: "Seed of the evaluation's random draws.") var seed: UInt64 = 0
-    @Option(help: "Pixel upscaling of the sample grid.") var scale: Int = 1
-    @Option(help: "Samples per FID draw.") var fidSamples: Int = 10_000
-    @Option(help: "Independent sample draws the FID is averaged over.") var fidDraws: Int = 3
+    @Option(parsing: .unconditional, help: "Seed of the evaluation's random draws.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Pixel upscaling of the sample grid.") var scale: Int = 1
+    @Option(parsing: .unconditional, help: "Samples per FID draw.") var fidSamples: Int = 10_000
+    @Option(parsing: .unconditional, help: "Independent sample draws the FID is averaged over.") var fidDraws: Int = 3
     @Flag(help: "Skip FID, KID and precision/recall.") var noFid = false
     @Flag(help: "Recompute even if results.json matches this checkpoint and these settings.") var force = false
+    @Flag(help: "Fail at once if another process is writing into the run folder (default: wait for it).") var noWait = false
     @Option(name: .customLong("sampler"),
             help: "Where samples come from: prior (the model's own), gmm (a Gaussian mixture fitted to the encoder means of the training images, cached in the run folder), learned (vq_vae's autoregressive code prior from 'vae-train prior'), or all that apply; repeatable or a comma list.")
     var samplers: [String] = []
@@ -81,7 +86,7 @@ struct Evaluate: ParsableCommand {
         let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: scale, generation: noFid ? nil
             : GenerationSettings(samples: fidSamples, draws: fidDraws, seed: seed,
                                  kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize), force: force,
-            samplers: try SamplerRequest.parse(samplers)),
+            samplers: try SamplerRequest.parse(samplers), noWait: noWait),
             log: logLine)
         let (results, reused) = try job.evaluate(folder)
         if reused {
@@ -100,22 +105,27 @@ struct Evaluate: ParsableCommand {
 
     func printTable(_ r: EvaluationResults) {
         func row(_ name: String, _ value: String) { print(name.padding(toLength: 14, withPad: " ", startingAt: 0) + value) }
-        row("run", "\(r.run) (\(r.modelKind), \(r.parameterCount) parameters, \(r.trainingEpochs) epochs, "
+        row("run", "\(r.run) (\(r.modelKind), \(r.parameterCount.counted("parameter")), \(r.trainingEpochs.counted("epoch")), "
             + String(format: "%.1f s)", r.trainingSeconds))
         row("test MSE", String(format: "%.5f", r.reconstruction.meanSquaredError))
         row("-ELBO (nats)", r.reconstruction.negativeELBO.map { String(format: "%.2f", $0) } ?? "n/a")
         guard let g = r.generation else { return }
-        row("FID", String(format: "%.3f ± %.3f", g.fid.mean, g.fid.standardDeviation)
-            + " (\(g.settings.draws) draws of \(g.settings.samples) samples: "
-            + g.fid.values.map { String(format: "%.3f", $0) }.joined(separator: ", ") + ")")
-        row("KID", String(format: "%.4f ± %.4f (%d subsets of %d)", g.kid.mean, g.kid.standardDeviation,
-                          g.kid.subsets, g.kid.subsetSize))
+        if g.fid.values.count == 1 {
+            row("FID", String(format: "%.3f", g.fid.mean) + " (1 draw of \(g.settings.samples.counted("sample")))")
+        } else {
+            row("FID", String(format: "%.3f ± %.3f", g.fid.mean, g.fid.standardDeviation)
+                + " (\(g.settings.draws.counted("draw")) of \(g.settings.samples.counted("sample")): "
+                + g.fid.values.map { String(format: "%.3f", $0) }.joined(separator: ", ") + ")")
+        }
+        row("KID", (g.kid.subsets == 1 ? String(format: "%.4f", g.kid.mean)
+                     : String(format: "%.4f ± %.4f", g.kid.mean, g.kid.standardDeviation))
+            + " (\(g.kid.subsets.counted("subset")) of \(g.kid.subsetSize))")
         row("precision", String(format: "%.4f (k = %d)", g.precisionRecall.precision, g.precisionRecall.k))
         row("recall", String(format: "%.4f", g.precisionRecall.recall))
         row("classes", String(format: "entropy %.3f nats (ln 10 = 2.303), mean max confidence %.3f; ",
                               g.classes.entropy, g.classes.meanMaxConfidence)
             + g.classes.histogram.map(String.init).joined(separator: " "))
-        row("features", "\(g.featureNetworkSHA256.prefix(12)) (\(g.featureLayer)), \(g.referenceCount) test images, seed \(g.settings.seed)")
+        row("features", "\(g.featureNetworkSHA256.prefix(12)) (\(g.featureLayer)), \(g.referenceCount.counted("test image")), seed \(g.settings.seed)")
     }
 
     /// One FID line per sampler other than the prior (whose metrics are the table above).
@@ -124,9 +134,10 @@ struct Evaluate: ParsableCommand {
             guard let s = r.samplers?[kind.rawValue] else { continue }
             let fid = s.generation.fid
             print("FID (\(kind.rawValue))".padding(toLength: 14, withPad: " ", startingAt: 0)
-                + String(format: "%.3f ± %.3f (%d draws; precision %.4f, recall %.4f; fit %.2f s)", fid.mean,
-                         fid.standardDeviation, fid.values.count, s.generation.precisionRecall.precision,
-                         s.generation.precisionRecall.recall, s.fitSeconds))
+                + (fid.values.count == 1 ? String(format: "%.3f", fid.mean)
+                   : String(format: "%.3f ± %.3f", fid.mean, fid.standardDeviation))
+                + String(format: " (%@; precision %.4f, recall %.4f; fit %.2f s)", fid.values.count.counted("draw"),
+                         s.generation.precisionRecall.precision, s.generation.precisionRecall.recall, s.fitSeconds))
         }
     }
 }
@@ -137,12 +148,13 @@ struct Report: ParsableCommand {
 
     @Argument(help: "Folder of run folders.") var runsDirectory: String = "out/runs"
     @Option(help: "Notebook to write (default: notebooks-md/study-results.md in the repo).") var notebook: String?
-    @Option(help: "Study file, for the reference MSEs and run order (default: fixtures/study.json in the repo).") var study: String?
-    @Option(help: "Seed of the evaluation's random draws.") var seed: UInt64 = 0
-    @Option(help: "Pixel upscaling of the sample sheets.") var scale: Int = 2
-    @Option(help: "Samples per FID draw.") var fidSamples: Int = 10_000
-    @Option(help: "Independent sample draws the FID is averaged over.") var fidDraws: Int = 3
+    @Option(parsing: .unconditional, help: "Study file, for the reference MSEs and run order (default: the shipped one, installed beside the command or in the repo's fixtures/).") var study: String?
+    @Option(parsing: .unconditional, help: "Seed of the evaluation's random draws.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Pixel upscaling of the sample sheets.") var scale: Int = 2
+    @Option(parsing: .unconditional, help: "Samples per FID draw.") var fidSamples: Int = 10_000
+    @Option(parsing: .unconditional, help: "Independent sample draws the FID is averaged over.") var fidDraws: Int = 3
     @Flag(help: "Recompute every run's results.") var force = false
+    @Flag(help: "Fail at once if another process is writing into a run folder (default: wait for it).") var noWait = false
     @OptionGroup var features: FeatureOptions
 
     func validate() throws {
@@ -159,7 +171,7 @@ struct Report: ParsableCommand {
         let generation = GenerationSettings(samples: fidSamples, draws: fidDraws, seed: seed,
                                             kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize)
         let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: 1, generation: generation, force: force,
-                                                             samplers: .all), log: logLine)
+                                                             samplers: .all, noWait: noWait), log: logLine)
         let report = ReportJob(runsDirectory: runsDirectory, notebookPath: notebook ?? root + "/notebooks-md/study-results.md",
                                study: loadedStudy, scale: scale)
         try report.run(evaluation: job, log: logLine)
@@ -172,7 +184,7 @@ struct FID: ParsableCommand {
 
     @Option(help: "IDX file (uint8 N x 28 x 28), .npy (uint8 or float32 in [0, 1], N x 28 x 28) or a folder of 28x28 grayscale PNGs.")
     var images: String
-    @Option(help: "Seed of the KID subsets.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Seed of the KID subsets.") var seed: UInt64 = 0
     @OptionGroup var features: FeatureOptions
 
     func run() throws {
@@ -188,10 +200,11 @@ struct FID: ParsableCommand {
         try settings.validate()
         let m = try GenerationEvaluation.compare(set.images, count: set.count, network: network, reference: reference,
                                                  settings: settings)
-        print("images    \(images) (\(set.format), \(set.count) images) vs \(reference.count) test images")
+        print("images    \(images) (\(set.format), \(set.count.counted("image"))) vs \(reference.count.counted("test image"))")
         print(String(format: "FID       %.4f", m.fid))
-        print(String(format: "KID       %.6f ± %.6f (%d subsets of %d)", m.kid.mean, m.kid.standardDeviation,
-                     m.kid.subsets, m.kid.subsetSize))
+        print("KID       " + (m.kid.subsets == 1 ? String(format: "%.6f", m.kid.mean)
+                                  : String(format: "%.6f ± %.6f", m.kid.mean, m.kid.standardDeviation))
+              + " (\(m.kid.subsets.counted("subset")) of \(m.kid.subsetSize))")
         print(String(format: "precision %.4f  recall %.4f (k = %d)", m.precisionRecall.precision, m.precisionRecall.recall,
                      m.precisionRecall.k))
         print(String(format: "classes   entropy %.3f nats, mean max confidence %.3f; histogram ", m.classes.entropy,
@@ -203,18 +216,22 @@ struct FID: ParsableCommand {
 
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write samples of a run as uint8 N x 28 x 28: .npy, or IDX when the name ends in -idx3-ubyte.")
+        abstract: "Write samples of a run by the output's file type: .npy or IDX (uint8 N x 28 x 28), or a .png grid.")
 
     @Argument(help: "A run folder (out/runs/<run>) or its checkpoint.safetensors.") var runPath: String
-    @Option(help: "Number of samples.") var count: Int
-    @Option(help: "Output file (.npy, or NAME-idx3-ubyte for IDX).") var out: String
-    @Option(help: "Seed of the sample draw.") var seed: UInt64 = 0
-    @Option(help: "Threads for BLAS.") var threads: Int = 2
+    @Option(parsing: .unconditional, help: "Number of samples.") var count: Int
+    @Option(help: "Output file: NAME.npy, NAME-idx3-ubyte or NAME.idx (IDX; add .gz to compress), or NAME.png (a grid).")
+    var out: String
+    @Option(parsing: .unconditional, help: "Seed of the sample draw.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Threads for BLAS.") var threads: Int = 2
     @Option(help: "Where samples come from: prior, gmm (fitted with seed 0 and cached in the run folder, as vae-eval does) or learned (vq_vae).")
     var sampler: String = "prior"
     @Option(help: "MNIST folder for the gmm fit (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
+    @Flag(help: "Fail at once if another process is writing into the run folder (the gmm sampler's cache; default: wait).")
+    var noWait = false
 
     func validate() throws {
+        do { _ = try ImageSetFile.OutputFormat.of(out) } catch { throw ValidationError("--out: \(error)".replacingOccurrences(of: "invalid evaluation setting: ", with: "")) }
         guard SamplerKind(rawValue: sampler) != nil else {
             throw ValidationError("--sampler must be one of \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(sampler)'")
         }
@@ -228,6 +245,11 @@ struct Sample: ParsableCommand {
         guard FileManager.default.fileExists(atPath: folder.checkpoint) else {
             throw EvaluationError.missingCheckpoint(folder.checkpoint)
         }
+        // The gmm sampler writes its cache into the run folder; the others only read it.
+        let lock = sampler == SamplerKind.gmm.rawValue
+            ? try RunFolderLock(folder: folder.path, wait: !noWait, notice: logLine) : nil
+        defer { lock?.release() }
+        let checkpointBytes = try SafeTensorsArchive.readFile(folder.checkpoint)
         let model = try Checkpoint.read(from: folder.checkpoint).model
         guard model.configuration.imageSize == ImageSetFile.side * ImageSetFile.side else {
             throw EvaluationError.invalidSetting("the model makes \(model.configuration.imageSize)-pixel images, not 28x28")
@@ -237,9 +259,16 @@ struct Sample: ParsableCommand {
                                                   dataDirectory: dataDirectory, log: logLine)
         var generator = SeededGenerator(seed: seed)
         let images = GenerationEvaluation.samples(from: prepared, count: count, generator: &generator)
-        try ImageSetFile.write(images, count: count, to: out)
-        print("\(count) samples of \(folder.name) (\(sampler) sampler, seed \(seed)) -> \(out)")
+        try ImageSetFile.write(images, count: count, to: out, text: [PNGFile.checkpointKey: SHA256.hexDigest(of: checkpointBytes)])
+        print("\(count.counted("sample")) of \(folder.name) (\(sampler) sampler, seed \(seed)) -> \(out)")
     }
 }
 
+// `vae-eval --help` shows the options of the default subcommand (evaluate one run) as well as the subcommands.
+if let first = CommandLine.arguments.dropFirst().first, CommandLine.arguments.count == 2, ["--help", "-h", "help"].contains(first) {
+    print(VAEEval.helpMessage())
+    print("\nEVALUATION OPTIONS ('vae-eval [evaluate] RUN ...', the default subcommand):\n")
+    print(VAEEval.helpMessage(for: Evaluate.self))
+    exit(0)
+}
 VAEEval.main()

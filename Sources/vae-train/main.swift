@@ -4,6 +4,7 @@ import Datasets
 import Foundation
 import LinearAlgebra
 import Models
+import Storage
 import Training
 
 BLASRuntime.selectFastKernels()
@@ -13,6 +14,7 @@ struct VAETrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-train",
         abstract: "Train a model of the VAE study on MNIST and write its checkpoint.",
+        version: "vae-toolkit \(ToolkitAssets.version) (checkpoint format \(Checkpoint.formatVersion))",
         subcommands: [Train.self, Sweep.self, Prior.self, Classifier.self, Download.self],
         defaultSubcommand: Train.self)
 }
@@ -20,36 +22,41 @@ struct VAETrain: ParsableCommand {
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Train one run (the default command).")
 
-    @Option(help: "Run name of the study, e.g. vae_std_z20.") var model: String
-    @Option(help: "Epochs.") var epochs: Int = 10
-    @Option(help: "Images per batch.") var batchSize: Int = 256
-    @Option(help: "Adam learning rate.") var lr: Double = 1e-3
-    @Option(help: "Seed of every random draw.") var seed: UInt64 = 1
-    @Option(help: "Threads (any count gives the same checkpoint for a seed).") var threads: Int = 2
+    @Option(help: ArgumentHelp("Run of the study: \(ModelConfiguration.knownRuns.joined(separator: ", ")).")) var model: String
+    @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int = 10
+    @Option(parsing: .unconditional, help: "Images per batch.") var batchSize: Int = 256
+    @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Double = 1e-3
+    @Option(parsing: .unconditional, help: "Seed of every random draw.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Threads (any count gives the same checkpoint for a seed).") var threads: Int = 2
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
     @Option(help: "Output root; the run goes to OUT/runs/<model>.") var out: String = "out"
     @Flag(help: "Continue from the run's last checkpoint if it has one.") var resume = false
+    @Flag(help: "Replace the run's checkpoint if it has one, deleting its results, sample sheets, sampler caches and code prior.")
+    var force = false
+    @Flag(help: "Fail at once if another process is writing into the run folder (default: wait for it).") var noWait = false
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
         guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        if resume && force { throw ValidationError("--resume continues the run, --force replaces it: pass one of them") }
         guard (try? ModelConfiguration.forRun(model)) != nil else {
             throw ValidationError("unknown --model '\(model)'; known: \(ModelConfiguration.knownRuns.joined(separator: ", "))")
         }
     }
 
     func run() throws {
-        let job = TrainingJob(
+        var job = TrainingJob(
             runName: model, configuration: try ModelConfiguration.forRun(model),
             settings: TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
             dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
-            outputRoot: out, resume: resume)
+            outputRoot: out, resume: resume, force: force)
+        job.waitForLock = !noWait
         let reporter = ProgressReporter(runName: model, epochs: epochs)
         let record = try job.run(progress: reporter.handle,
                                  notice: { FileHandle.standardError.write(Data(("note: " + $0 + "\n").utf8)) })
-        print("\(model): \(record.completedEpochs) epochs in \(String(format: "%.1f", record.wallSeconds)) s -> \(job.checkpointPath)")
+        print("\(model): \(record.completedEpochs.counted("epoch")) in \(String(format: "%.1f", record.wallSeconds)) s -> \(job.checkpointPath)")
     }
 }
 
@@ -57,13 +64,14 @@ struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train every run of the study that has no finished checkpoint for its exact settings, and the code prior of each vq_vae run that lacks one.")
 
-    @Option(help: "Study file (default: fixtures/study.json in the repo).") var study: String?
+    @Option(help: "Study file (default: the shipped one, installed beside the command or in the repo's fixtures/).") var study: String?
     @Option(help: "Comma-separated run names to train (e.g. for one job of a batch array).") var only: String?
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
-    @Option(help: "Output root; runs go to OUT/runs/<run>.") var out: String = "out"
-    @Option(help: "Train each run with seeds 1...N, in folders OUT/runs/<run>-s<seed>.") var seeds: Int?
-    @Option(help: "Runs trained side by side, each with threads/jobs threads: the same checkpoints, sooner (2 on two cores).")
+    @Option(parsing: .unconditional, help: "Output root; runs go to OUT/runs/<run>.") var out: String = "out"
+    @Option(parsing: .unconditional, help: "Train each run with seeds 1...N, in folders OUT/runs/<run>-s<seed>.") var seeds: Int?
+    @Option(parsing: .unconditional, help: "Runs trained side by side, each with threads/jobs threads: the same checkpoints, sooner (2 on two cores).")
     var jobs: Int = 1
+    @Flag(help: "Fail at once if another process is writing into a run folder (default: wait for it).") var noWait = false
 
     func validate() throws {
         if let seeds, seeds < 1 || seeds > 1000 { throw ValidationError("--seeds must be between 1 and 1000, got \(seeds)") }
@@ -81,6 +89,7 @@ struct Sweep: ParsableCommand {
             dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
             outputRoot: out)
         sweep.jobs = jobs
+        sweep.waitForLock = !noWait
         let live = jobs == 1 && isatty(2) != 0  // live progress bars of runs side by side would overwrite each other
         try sweep.run(runs, log: { FileHandle.standardError.write(Data(("sweep: " + $0 + "\n").utf8)) },
                       progress: { name in
@@ -95,16 +104,17 @@ struct Prior: ParsableCommand {
         abstract: "Train the learned code prior of a finished vq_vae run (second stage): RUN_FOLDER/code-prior.safetensors.")
 
     @Argument(help: "The run folder, holding checkpoint.safetensors of a finished vq_vae run.") var runFolder: String
-    @Option(help: "Epochs.") var epochs: Int = CodePriorTraining.defaultSettings.epochs
-    @Option(help: "Code grids per batch.") var batchSize: Int = CodePriorTraining.defaultSettings.batchSize
-    @Option(help: "Adam learning rate.") var lr: Double = CodePriorTraining.defaultSettings.learningRate
-    @Option(help: "Seed of every random draw.") var seed: UInt64 = CodePriorTraining.defaultSettings.seed
-    @Option(help: "Threads (any count gives the same prior for a seed).") var threads: Int = CodePriorTraining.defaultSettings.threads
+    @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int = CodePriorTraining.defaultSettings.epochs
+    @Option(parsing: .unconditional, help: "Code grids per batch.") var batchSize: Int = CodePriorTraining.defaultSettings.batchSize
+    @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Double = CodePriorTraining.defaultSettings.learningRate
+    @Option(parsing: .unconditional, help: "Seed of every random draw.") var seed: UInt64 = CodePriorTraining.defaultSettings.seed
+    @Option(parsing: .unconditional, help: "Threads (any count gives the same prior for a seed).") var threads: Int = CodePriorTraining.defaultSettings.threads
     @Option(help: "MNIST folder the run was trained on (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
-    @Option(help: "Units per hidden layer of the prior's network (default \(CodePriorConfiguration(positions: 2, codes: 2).hiddenSize)).")
+    @Option(parsing: .unconditional, help: "Units per hidden layer of the prior's network (default \(CodePriorConfiguration(positions: 2, codes: 2).hiddenSize)).")
     var hiddenSize: Int?
-    @Option(help: "Hidden layers of the prior's network (default \(CodePriorConfiguration(positions: 2, codes: 2).hiddenLayers)).")
+    @Option(parsing: .unconditional, help: "Hidden layers of the prior's network (default \(CodePriorConfiguration(positions: 2, codes: 2).hiddenLayers)).")
     var hiddenLayers: Int?
+    @Flag(help: "Fail at once if another process is writing into the run folder (default: wait for it).") var noWait = false
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
@@ -123,7 +133,7 @@ struct Prior: ParsableCommand {
             runFolder: runFolder,
             dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
             settings: TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
-            hiddenSize: hiddenSize, hiddenLayers: hiddenLayers
+            hiddenSize: hiddenSize, hiddenLayers: hiddenLayers, waitForLock: !noWait
         ) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let last = record.history.last!
         print(String(format: "code prior: test NLL %.2f nats/grid (%.1f bits) after %d epochs; %.1f s encoding + %.1f s training -> %@",
@@ -136,11 +146,11 @@ struct Classifier: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the LeNet feature network of the evaluator's FID on MNIST and write it as safetensors.")
 
-    @Option(help: "Epochs (the shipped network: 4).") var epochs: Int = 4
-    @Option(help: "Images per batch.") var batchSize: Int = 128
-    @Option(help: "Adam learning rate.") var lr: Double = 1e-3
-    @Option(help: "Seed of every random draw.") var seed: UInt64 = 1
-    @Option(help: "Threads (the same seed and thread count give the same weights).") var threads: Int = 2
+    @Option(parsing: .unconditional, help: "Epochs (the shipped network: 4).") var epochs: Int = 4
+    @Option(parsing: .unconditional, help: "Images per batch.") var batchSize: Int = 128
+    @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Double = 1e-3
+    @Option(parsing: .unconditional, help: "Seed of every random draw.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Threads (the same seed and thread count give the same weights).") var threads: Int = 2
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
     @Option(help: "Output file.") var out: String = "out/feature-network/lenet-mnist.safetensors"
 
@@ -159,8 +169,8 @@ struct Classifier: ParsableCommand {
             settings: ClassifierTrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
             command: command) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let dead = report.deadUnits.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        print(String(format: "test accuracy %.2f%% (%d/%d) after %d epochs in %.1f s", 100 * report.testAccuracy,
-                     report.testCorrect, report.testCount, epochs, report.trainingSeconds)
+        print(String(format: "test accuracy %.2f%% (%d/%d) after %@ in %.1f s", 100 * report.testAccuracy,
+                     report.testCorrect, report.testCount, epochs.counted("epoch"), report.trainingSeconds)
               + "; dead feature units: \(dead) -> \(out)")
     }
 }
@@ -178,7 +188,7 @@ struct Download: ParsableCommand {
     }
 
     func run() throws {
-        try FileManager.default.createDirectory(atPath: to, withIntermediateDirectories: true)
+        try FileError.createFolder(to)
         var downloader = MNISTDownloader()
         if let mirror { downloader.mirrors = [mirror] }
         _ = try downloader.download(into: to) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
@@ -186,4 +196,11 @@ struct Download: ParsableCommand {
     }
 }
 
+// `vae-train --help` shows the training options of the default subcommand as well as the subcommands.
+if let first = CommandLine.arguments.dropFirst().first, CommandLine.arguments.count == 2, ["--help", "-h", "help"].contains(first) {
+    print(VAETrain.helpMessage())
+    print("\nTRAINING OPTIONS ('vae-train [train] --model RUN ...', the default subcommand):\n")
+    print(VAETrain.helpMessage(for: Train.self))
+    exit(0)
+}
 VAETrain.main()

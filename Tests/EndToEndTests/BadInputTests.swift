@@ -153,7 +153,7 @@ import Testing
         let result = try Programs.product("vae-train", ["--model", "vae_std_z20", "--epochs", "1", "--data", data,
                                                         "--out", folder.path + "/out"],
                                           environment: ["VAE_FAULT_INJECT": "nan-at-batch:3"])
-        Self.expectRefused(result, "VAE_FAULT_INJECT must be nan-loss:EPOCH:BATCH or nan-param:EPOCH:BATCH", status: 1)
+        Self.expectRefused(result, "VAE_FAULT_INJECT must be nan-loss:EPOCH:BATCH, nan-param:EPOCH:BATCH or pause:EPOCH:BATCH", status: 1)
     }
 
     @Test func evalRefusesMissingRunsAndBadSettings() throws {

@@ -122,7 +122,7 @@ import Testing
         let sample = try Executables.run("vae-eval", ["sample", run, "--count", "20", "--out", npy, "--sampler", "learned", "--threads", "1"])
         #expect(sample.status == 0 && sample.stdout.contains("learned sampler"), "stderr: \(sample.stderr)")
         #expect((try Data(contentsOf: URL(fileURLWithPath: npy))).count > 20 * 784)
-        let gmm = try Executables.run("vae-eval", ["sample", run, "--count", "20", "--out", npy + "2", "--sampler", "gmm", "--data", data])
+        let gmm = try Executables.run("vae-eval", ["sample", run, "--count", "20", "--out", tiny.folder.path + "/gmm.npy", "--sampler", "gmm", "--data", data])
         #expect(gmm.status != 0 && gmm.stderr.contains("does not apply"), "stderr: \(gmm.stderr)")
         try trainPrior(seed: 2)
         let retrained = try Executables.run("vae-eval", base + ["--sampler", "all"])

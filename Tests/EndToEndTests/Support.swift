@@ -18,8 +18,15 @@ enum Executables {
 
     static func run(_ name: String, _ arguments: [String], environment: [String: String] = [:],
                     currentDirectory: String? = nil) throws -> CommandResult {
+        try run(at: path(name), arguments, environment: environment, currentDirectory: currentDirectory)
+    }
+
+    /// Runs any executable (an installed copy of a product, a script); `environment` entries with a nil value are
+    /// removed.
+    static func run(at executable: String, _ arguments: [String], environment: [String: String?] = [:],
+                    currentDirectory: String? = nil) throws -> CommandResult {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path(name))
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["VAE_NO_REEXEC"] = "1"

@@ -48,7 +48,8 @@ let sharedMNISTExists = FileManager.default.fileExists(atPath: sharedMNIST + "/t
         #expect(network.sha256.count == 64)
     }
 
-    /// Found from anywhere inside the repository by walking up to Package.swift, and from outside via #filePath.
+    /// Found from anywhere inside the repository by walking up to Package.swift, and from outside through the
+    /// executable's own checkout (this test binary's).
     @Test func locatorFindsTheShippedFile() throws {
         let fromSubfolder = try FeatureNetwork.locate(explicit: nil, currentDirectory: repositoryRoot + "/Sources/Models")
         #expect(URL(fileURLWithPath: fromSubfolder).standardizedFileURL.path == URL(fileURLWithPath: Self.shippedPath).standardizedFileURL.path)
@@ -58,7 +59,7 @@ let sharedMNISTExists = FileManager.default.fileExists(atPath: sharedMNIST + "/t
             try FeatureNetwork.locate(explicit: "/nonexistent/net.safetensors", currentDirectory: repositoryRoot)
         }
         #expect(throws: FeatureNetworkError.self) {
-            try FeatureNetwork.locate(explicit: nil, currentDirectory: "/", sourceFile: "/nonexistent/a/b/c.swift")
+            try FeatureNetwork.locate(explicit: nil, currentDirectory: "/", executableFolder: "/nonexistent/bin")
         }
     }
 
