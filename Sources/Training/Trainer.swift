@@ -116,7 +116,7 @@ public final class Trainer {
                 let size = min(settings.batchSize, n - offset)
                 let batch = gatherBatch(order[offset..<(offset + size)], imageSize: imageSize)
                 optimizer.zeroGradients()
-                let output = model.loss(batch, generator: &generator)
+                let output = model.whileTraining { model.loss(batch, generator: &generator) }
                 var loss = Double(output.total.scalar)
                 if faults.nanLoss(epoch: epoch, batch: batchIndex) { loss = .nan }
                 guard loss.isFinite else {
