@@ -69,6 +69,8 @@ public final class ConvVAE: GaussianVAE {
 
     public var namedCounters: [(name: String, counter: BatchCounter)] { BatchNorm.namedCounters(of: batchNorms) }
 
+    public var minimumTrainingBatchSize: Int { configuration.batchNorm ? 2 : 1 }
+
     public var namedParameters: [(name: String, tensor: Tensor)] {
         nested("encoder.conv1", conv1) + nested("encoder.conv2", conv2)
             + nested("encoder.fc_mean", fcMean) + nested("encoder.fc_logvar", fcLogVariance)

@@ -42,6 +42,9 @@ public protocol GenerativeModel: ParameterContainer {
     /// priors. Never handed to the optimizer. Default: none.
     var namedBuffers: [(name: String, tensor: Tensor)] { get }
 
+    /// The fewest images a training batch may hold (2 with batch norm, whose batch variance needs two). Default: 1.
+    var minimumTrainingBatchSize: Int { get }
+
     /// Non-trainable int64 state saved with the model (batch norm's `num_batches_tracked`). Default: none.
     var namedCounters: [(name: String, counter: BatchCounter)] { get }
 
@@ -61,6 +64,8 @@ extension GenerativeModel {
     public var namedBuffers: [(name: String, tensor: Tensor)] { [] }
 
     public var namedCounters: [(name: String, counter: BatchCounter)] { [] }
+
+    public var minimumTrainingBatchSize: Int { 1 }
 
     /// Runs `body` (a training step's forward pass) in training mode, and returns the model to evaluation mode.
     public func whileTraining<R>(_ body: () throws -> R) rethrows -> R {

@@ -54,6 +54,8 @@ public final class MLPVAE: GaussianVAE {
 
     public var namedCounters: [(name: String, counter: BatchCounter)] { BatchNorm.namedCounters(of: batchNorms) }
 
+    public var minimumTrainingBatchSize: Int { configuration.batchNorm ? 2 : 1 }
+
     public var namedParameters: [(name: String, tensor: Tensor)] {
         var all = nested("encoder.fc1", fc1)
         for (i, block) in residual.enumerated() { all += nested("encoder.res\(i + 1)", block) }

@@ -1,8 +1,10 @@
 import Autodiff
+import Datasets
 import Foundation
 import Layers
 import Models
 import Storage
+import Training
 import Testing
 
 /// The batch-norm runs: training mode only inside `whileTraining`, evaluation everywhere else, and the buffers in
@@ -81,5 +83,31 @@ import Testing
         var configuration = ModelConfiguration(kind: .wae)
         configuration.batchNorm = true
         #expect(throws: ModelError.self) { try configuration.validate() }
+    }
+}
+
+/// Batch norm cannot train on a batch of one image: the trainer refuses such a split before the first step.
+@Suite struct BatchNormTrainerTests {
+    @Test func aLastBatchOfOneImageIsRefused() throws {
+        let data = MNISTSplit(images: ModelTests.tinyBatch(9).data, labels: [UInt8](repeating: 0, count: 9), rows: 28, columns: 28)
+        let path = NSTemporaryDirectory() + "bn-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        func trainer(_ run: String, batch: Int) throws -> Trainer {
+            try Trainer(runName: run, configuration: try ModelConfiguration.forRun(run),
+                        settings: TrainingSettings(epochs: 1, batchSize: batch, learningRate: 1e-3, seed: 1, threads: 1),
+                        data: data, dataChecksum: "00")
+        }
+        do {
+            try trainer("vae_std_z20_bn", batch: 4).run(checkpointPath: path)
+            Issue.record("trained with a last batch of one image")
+        } catch {
+            #expect("\(error)".contains("at least 2 images in every training batch"), "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: path))
+        // Without batch norm the same split trains; with batch norm a split into batches of 3 does.
+        try trainer("vae_std_z20", batch: 4).run(checkpointPath: path)
+        let bn = try trainer("vae_std_z20_bn", batch: 3)
+        try bn.run(checkpointPath: path)
+        #expect(!bn.model.isTraining && bn.model.namedCounters.allSatisfy { $0.counter.value == 3 })
     }
 }
