@@ -48,7 +48,8 @@ public struct EpochSummary: Codable, Equatable, Sendable {
 /// `ModelConfiguration`), `training` (JSON of `TrainingRecord`), `tensor_sha256` (SHA-256 of the tensor
 /// buffer, verified on load), `header_sha256` (SHA-256 of every other metadata entry and of every tensor's
 /// name, dtype and shape, see ``headerDigest(of:)``; format version 2). Tensors: the model's parameters under dotted names
-/// (`encoder.fc1.weight`, PyTorch shapes) and buffers, plus any extra state under `state.` (optimizer moments,
+/// (`encoder.fc1.weight`, PyTorch shapes) and buffers (float32; batch norm's `num_batches_tracked` int64 scalars, as
+/// PyTorch's state_dict; files without batch norm hold none), plus any extra state under `state.` (optimizer moments,
 /// generator) that only resuming reads.
 ///
 /// Integrity: reading refuses a file whose tensor bytes or header do not match their digests, or whose bytes
@@ -98,6 +99,7 @@ public struct Checkpoint {
         for (name, tensor) in model.namedParameters + model.namedBuffers {
             archive.set(name, floats: tensor.data, shape: tensor.shape)
         }
+        for (name, counter) in model.namedCounters { archive.set(name, int64s: [counter.value], shape: []) }
         for entry in state { archive.set(statePrefix + entry.name, floats: entry.values, shape: entry.shape) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -162,7 +164,17 @@ public struct Checkpoint {
             }
             tensor.data = try archive.floats(name)
         }
-        let known = Set(expected.map(\.name))
+        for (name, counter) in model.namedCounters {
+            guard archive.entries[name] != nil else {
+                throw ModelError.parameterMismatch(path: path, reason: "missing tensor '\(name)'")
+            }
+            let shape = try archive.shape(of: name)
+            guard shape == [], let value = try? archive.int64s(name).first else {
+                throw ModelError.parameterMismatch(path: path, reason: "'\(name)' must be an int64 scalar, got shape \(shape), dtype \(archive.entries[name]!.dtype.rawValue)")
+            }
+            counter.value = value
+        }
+        let known = Set(expected.map(\.name) + model.namedCounters.map(\.name))
         var state: [String: (shape: [Int], values: [Float])] = [:]
         for name in archive.entries.keys where !known.contains(name) {
             guard name.hasPrefix(statePrefix) else {

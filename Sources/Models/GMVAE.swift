@@ -25,6 +25,7 @@ import Layers
 ///           Nets" (2016), http://ruishu.io/2016/12/25/gmvae/; Kingma et al. 2014 (M2) for the sum over y.
 public final class GMVAE: GenerativeModel {
     public let configuration: ModelConfiguration
+    public var isTraining = false
     let qyFC1: Linear
     let qyFC2: Linear
     let fc1: Linear

@@ -17,6 +17,11 @@ public struct LossBreakdown {
 public protocol GenerativeModel: ParameterContainer {
     var configuration: ModelConfiguration { get }
 
+    /// Whether layers that behave differently in training (batch normalisation) use their training behaviour
+    /// (PyTorch's `module.training`). False from creation on: every path but the training step (`whileTraining`)
+    /// evaluates.
+    var isTraining: Bool { get set }
+
     /// The loss of a batch `images` [batch, imageSize]; draws its noise from `generator`.
     func loss(_ images: Tensor, generator: inout SeededGenerator) -> LossBreakdown
 
@@ -37,6 +42,12 @@ public protocol GenerativeModel: ParameterContainer {
     /// priors. Never handed to the optimizer. Default: none.
     var namedBuffers: [(name: String, tensor: Tensor)] { get }
 
+    /// The fewest images a training batch may hold (2 with batch norm, whose batch variance needs two). Default: 1.
+    var minimumTrainingBatchSize: Int { get }
+
+    /// Non-trainable int64 state saved with the model (batch norm's `num_batches_tracked`). Default: none.
+    var namedCounters: [(name: String, counter: BatchCounter)] { get }
+
     /// Called once after the last epoch, before the final checkpoint is written, with the training images
     /// [count, imageSize]: e.g. to fit a prior over discrete codes. Default: nothing.
     func finishTraining(images: Tensor, generator: inout SeededGenerator)
@@ -51,6 +62,20 @@ extension GenerativeModel {
     public func reconstruct(_ images: Tensor) -> Tensor { decode(encode(images)) }
 
     public var namedBuffers: [(name: String, tensor: Tensor)] { [] }
+
+    public var namedCounters: [(name: String, counter: BatchCounter)] { [] }
+
+    public var minimumTrainingBatchSize: Int { 1 }
+
+    /// Runs `body` (a training step's forward pass) in training mode, and returns the model to evaluation mode.
+    public func whileTraining<R>(_ body: () throws -> R) rethrows -> R {
+        isTraining = true
+        defer { isTraining = false }
+        return try body()
+    }
+
+    /// `norm(x)` in the model's mode (`isTraining`), or x for a model built without that batch norm.
+    func normalized(_ x: Tensor, _ norm: BatchNorm?) -> Tensor { norm.map { $0(x, training: isTraining) } ?? x }
 
     public func finishTraining(images: Tensor, generator: inout SeededGenerator) {}
 

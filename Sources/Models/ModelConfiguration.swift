@@ -36,15 +36,20 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     /// VQ-VAE: commitment weight and EMA decay of the codebook.
     public var commitment: Double = 0.25
     public var codebookDecay: Double = 0.99
+    /// MLP and conv VAE: batch normalisation (PyTorch's BatchNorm1d/2d) after each hidden linear layer (MLP) or
+    /// hidden convolution (conv), before its ReLU. Written to JSON only when true, so configurations without it
+    /// keep the JSON (and checkpoints) they had before the field existed.
+    public var batchNorm: Bool = false
 
     public init(kind: ModelKind, imageSize: Int = 784, hiddenSize: Int = 400, latentSize: Int = 20,
-                beta: Double = 1, residualBlocks: Int = 0) {
+                beta: Double = 1, residualBlocks: Int = 0, batchNorm: Bool = false) {
         self.kind = kind
         self.imageSize = imageSize
         self.hiddenSize = hiddenSize
         self.latentSize = latentSize
         self.beta = beta
         self.residualBlocks = residualBlocks
+        self.batchNorm = batchNorm
     }
 
     /// Reads the JSON of `jsonString()`; fields missing from older files take their defaults.
@@ -63,6 +68,30 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         codeSize = try c.decodeIfPresent(Int.self, forKey: .codeSize) ?? defaults.codeSize
         commitment = try c.decodeIfPresent(Double.self, forKey: .commitment) ?? defaults.commitment
         codebookDecay = try c.decodeIfPresent(Double.self, forKey: .codebookDecay) ?? defaults.codebookDecay
+        batchNorm = try c.decodeIfPresent(Bool.self, forKey: .batchNorm) ?? defaults.batchNorm
+    }
+
+    /// Every field, except `batchNorm` when it is false (see there).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(imageSize, forKey: .imageSize)
+        try c.encode(hiddenSize, forKey: .hiddenSize)
+        try c.encode(latentSize, forKey: .latentSize)
+        try c.encode(beta, forKey: .beta)
+        try c.encode(residualBlocks, forKey: .residualBlocks)
+        try c.encode(mmdWeight, forKey: .mmdWeight)
+        try c.encode(mixtureComponents, forKey: .mixtureComponents)
+        try c.encode(codebookSize, forKey: .codebookSize)
+        try c.encode(codeSize, forKey: .codeSize)
+        try c.encode(commitment, forKey: .commitment)
+        try c.encode(codebookDecay, forKey: .codebookDecay)
+        if batchNorm { try c.encode(batchNorm, forKey: .batchNorm) }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, imageSize, hiddenSize, latentSize, beta, residualBlocks, mmdWeight, mixtureComponents, codebookSize,
+             codeSize, commitment, codebookDecay, batchNorm
     }
 
     /// The configuration of one of the study's runs, by its exact name.
@@ -78,13 +107,16 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         case "wae": return ModelConfiguration(kind: .wae)
         case "gm_vae": return ModelConfiguration(kind: .gmVAE)
         case "vq_vae": return ModelConfiguration(kind: .vqVAE)
+        case "vae_std_z20_bn": return ModelConfiguration(kind: .mlpVAE, batchNorm: true)
+        case "vae_conv_bn": return ModelConfiguration(kind: .convVAE, batchNorm: true)
         default: throw ModelError.unknownRun(name: name, known: knownRuns)
         }
     }
 
     /// The study's run names that this build knows.
     public static let knownRuns = ["vae_std_z20", "vae_std_z20_res", "vae_std_z40", "vae_conv", "beta_vae_4",
-                                   "beta_vae_2", "beta_vae_0.5", "wae", "gm_vae", "vq_vae"]
+                                   "beta_vae_2", "beta_vae_0.5", "wae", "gm_vae", "vq_vae", "vae_std_z20_bn",
+                                   "vae_conv_bn"]
 
     /// Checks the numbers make sense; the message names the offending field.
     public func validate() throws {
@@ -98,6 +130,8 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         try require(mixtureComponents >= 1, "mixtureComponents must be >= 1, got \(mixtureComponents)")
         try require(codebookSize >= 1 && codeSize >= 1, "codebook size and code size must be >= 1, got \(codebookSize), \(codeSize)")
         try require(commitment >= 0 && (0..<1).contains(codebookDecay), "commitment must be >= 0 and decay in [0, 1)")
+        try require(!batchNorm || [.mlpVAE, .convVAE].contains(kind),
+                    "batchNorm is built only for mlp_vae and conv_vae, not \(kind.rawValue)")
     }
 
     public func jsonString() -> String {

@@ -54,6 +54,7 @@ public final class VQVAE: GenerativeModel {
     public static let imageSide = 28
 
     public let configuration: ModelConfiguration
+    public var isTraining = false
     let conv1: Conv2D
     let conv2: Conv2D
     let conv3: Conv2D

@@ -30,6 +30,7 @@ import Layers
 /// Provenance: Tolstikhin, Bousquet, Gelly, Schoelkopf, "Wasserstein Auto-Encoders", ICLR 2018, Algorithm 2.
 public final class WAE: GenerativeModel {
     public let configuration: ModelConfiguration
+    public var isTraining = false
     let fc1: Linear
     let fc2: Linear
     let fc3: Linear

@@ -13,6 +13,7 @@ extension StudyReport {
         md += "## Results\n\n" + (seeded ? seedTable : table) + "\n"
         if let samplers = samplerTable { md += "## Samplers\n\n" + samplers + "\n" }
         md += seedComparisonSection + "\n"
+        if let batchNorm = batchNormSection { md += batchNorm + "\n" }
         md += "## Analysis\n\n" + (seeded ? seedAnalysis : analysis) + "\n"
         md += "## Plots\n\n"
         md += "![MSE vs FID tradeoff](\(figuresLink)/tradeoff.png)\n\n"

@@ -87,7 +87,7 @@ extension StudyReport {
                         logScaleY: true)
     }
 
-    private var entriesByFolder: [String: ReportEntry] {
+    var entriesByFolder: [String: ReportEntry] {
         Dictionary(entries.map { ($0.folder.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -157,9 +157,7 @@ extension StudyReport {
         md += "really differ is to be expected; no correction for multiple comparisons is made.\n\n"
 
         let samplers = SeedAggregation.orderedSamplers(groups.flatMap(\.fid.keys))
-        func group(_ run: String) -> SeedGroup? {
-            groups.first { $0.run == run && $0.isSeeded } ?? groups.first { $0.run == run }
-        }
+        func group(_ run: String) -> SeedGroup? { Self.group(run, in: groups) }
         func metrics(_ g: SeedGroup) -> [(name: String, statistic: SeedStatistic, digits: Int)] {
             [("test MSE", g.mse, 5)] + samplers.compactMap { s in g.fid[s].map { (fidName(s), $0.overSeeds, 2) } }
         }
@@ -207,8 +205,13 @@ extension StudyReport {
         return md
     }
 
+    /// The group of `run`, its seeded one when there are both.
+    static func group(_ run: String, in groups: [SeedGroup]) -> SeedGroup? {
+        groups.first { $0.run == run && $0.isSeeded } ?? groups.first { $0.run == run }
+    }
+
     /// `| metric | first | second | mean ± std | mean ± std | Δ | ratio | t (ν) | p | verdict |`.
-    private func comparisonCells(_ c: SeedComparison, digits: Int) -> String {
+    func comparisonCells(_ c: SeedComparison, digits: Int) -> String {
         var cells = "| \(c.metric) | \(c.first) | \(c.second) | \(pm(c.firstStatistic, digits)) | \(pm(c.secondStatistic, digits)) "
         cells += "| \(signed(c.difference, digits)) | \(c.spreadRatio.map { $0.isFinite ? f($0, 2) : "∞" } ?? "—") "
         guard let test = c.test else { return cells + "| — | — | no spread (one seed) |" }
@@ -275,14 +278,14 @@ extension StudyReport {
     }
 
     /// "= 0.123", or "< 0.001".
-    private func pText(_ p: Double) -> String { p < 0.001 ? "< 0.001" : "= " + f(p, 3) }
+    func pText(_ p: Double) -> String { p < 0.001 ? "< 0.001" : "= " + f(p, 3) }
 
-    private func fidName(_ sampler: String) -> String {
+    func fidName(_ sampler: String) -> String {
         sampler == SeedAggregation.priorSampler ? "FID" : "FID (\(sampler))"
     }
 
     /// "mean ± std" over seeds, just the mean for one seed, `missing` without a value.
-    private func pm(_ statistic: SeedStatistic?, _ digits: Int, missing: String = "—") -> String {
+    func pm(_ statistic: SeedStatistic?, _ digits: Int, missing: String = "—") -> String {
         guard let statistic else { return missing }
         return f(statistic.mean, digits) + (statistic.standardDeviation.map { " ± " + f($0, digits) } ?? "")
     }

@@ -102,6 +102,10 @@ public final class Trainer {
             throw TrainingError.unusableData("the training images are \(data.rows)x\(data.columns) pixels, model \(runName) needs \(imageSize) pixels per image")
         }
         guard data.count > 0 else { throw TrainingError.unusableData("the training set holds no images") }
+        let last = data.count % settings.batchSize, fewest = model.minimumTrainingBatchSize
+        guard settings.batchSize >= fewest, last == 0 || last >= fewest else {
+            throw TrainingError.unusableData("\(runName) needs at least \(fewest) images in every training batch (batch norm), but batch size \(settings.batchSize) over \(data.count) images leaves a batch of \(last == 0 ? settings.batchSize : last); choose another --batch-size")
+        }
         let faults = try FaultInjection(environment: ProcessInfo.processInfo.environment)
         let n = data.count
         while !record.isFinished {
@@ -116,7 +120,7 @@ public final class Trainer {
                 let size = min(settings.batchSize, n - offset)
                 let batch = gatherBatch(order[offset..<(offset + size)], imageSize: imageSize)
                 optimizer.zeroGradients()
-                let output = model.loss(batch, generator: &generator)
+                let output = model.whileTraining { model.loss(batch, generator: &generator) }
                 var loss = Double(output.total.scalar)
                 if faults.nanLoss(epoch: epoch, batch: batchIndex) { loss = .nan }
                 guard loss.isFinite else {

@@ -105,7 +105,8 @@ let opCases: [OpCase] = [
 @Suite struct GradientCheckTests {
     /// Every op: forward against the Double reference, and the gradient of L = sum(op(x) * w) from our
     /// autodiff (Float) against central differences of the Double reference (h = 1e-6).
-    @Test(arguments: opCases + vqOpCases + gmvaeOpCases + classifierOpCases + mmdOpCases + maskedLinearOpCases)
+    @Test(arguments: opCases + vqOpCases + gmvaeOpCases + classifierOpCases + mmdOpCases + maskedLinearOpCases
+                     + batchNormOpCases)
     func gradientMatchesFiniteDifferences(_ op: OpCase) {
         var generator = SeededGenerator(seed: 1234)
         let inputs: [Tensor] = op.shapes.enumerated().map { index, shape in

@@ -40,7 +40,7 @@ import Testing
         let model = try ModelFactory.make(try ModelConfiguration.forRun(run), generator: &g)
         let before = model.namedParameters.map { $0.tensor.data }
         let adam = Adam(parameters: model.parameters)
-        model.loss(Self.tinyBatch(8), generator: &g).total.backward()
+        model.whileTraining { model.loss(Self.tinyBatch(8), generator: &g) }.total.backward()
         adam.update()
         for ((name, tensor), old) in zip(model.namedParameters, before) {
             #expect(tensor.data != old, "\(name) did not change")
