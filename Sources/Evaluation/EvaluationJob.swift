@@ -15,6 +15,9 @@ public final class EvaluationJob {
         /// FID, KID and precision/recall settings; nil skips them.
         public var generation: GenerationSettings?
         public var force = false
+        /// Never recompute: a run without stored results of its checkpoint and these settings is
+        /// `EvaluationError.notEvaluated` (`vae-eval report --no-evaluate`).
+        public var storedOnly = false
         /// The samplers whose samples get the generation metrics (the prior by default).
         public var samplers: SamplerRequest = .only([.prior])
         /// How the gmm sampler is fitted; its seed is `seed`.
@@ -98,6 +101,6 @@ public final class EvaluationJob {
         return try RunEvaluation.evaluate(folder, testSet: testSet, settings: settings, samplers: options.samplers,
                                           mixtureFit: options.mixtureFit, trainingSet: trainingSet, featureNetwork: network,
                                           reference: network == nil ? nil : { try self.reference(cacheDirectory: cacheDirectory) },
-                                          force: options.force, log: log)
+                                          force: options.force, storedOnly: options.storedOnly, log: log)
     }
 }

@@ -53,6 +53,8 @@ public struct ReportJob {
         guard !folders.isEmpty else {
             throw FileError.cannotRead(path: runsDirectory, reason: "holds no run with a checkpoint.safetensors")
         }
+        // From stored results alone (vae-eval report --no-evaluate): refuse before writing anything if any is missing.
+        if evaluation.options.storedOnly { try requireStoredResults(folders, evaluation: evaluation) }
         try FileManager.default.createDirectory(atPath: figuresDirectory, withIntermediateDirectories: true)
         let test = try evaluation.testSet()
         var entries: [ReportEntry] = []
