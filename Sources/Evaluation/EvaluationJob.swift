@@ -16,6 +16,9 @@ public final class EvaluationJob {
         /// FID, KID and precision/recall settings; nil skips them.
         public var generation: GenerationSettings?
         public var force = false
+        /// Never recompute: a run without stored results of its checkpoint and these settings is
+        /// `EvaluationError.notEvaluated` (`vae-eval report --no-evaluate`).
+        public var storedOnly = false
         /// The samplers whose samples get the generation metrics (the prior by default).
         public var samplers: SamplerRequest = .only([.prior])
         /// Wait for another process that holds a run folder's lock (else fail at once, naming it).
@@ -112,6 +115,6 @@ public final class EvaluationJob {
         return try RunEvaluation.evaluate(folder, testSet: testSet, settings: settings, samplers: options.samplers,
                                           mixtureFit: options.mixtureFit, trainingSet: trainingSet, featureNetwork: network,
                                           reference: network == nil ? nil : { try self.reference(cacheDirectory: cacheDirectory) },
-                                          force: options.force, log: log)
+                                          force: options.force, storedOnly: options.storedOnly, log: log)
     }
 }

@@ -100,6 +100,10 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     case missingCheckpoint(String)
     case invalidSetting(String)
     case badImageSet(path: String, reason: String)
+    /// No stored results of this checkpoint and these settings, and recomputing was not allowed.
+    case notEvaluated(run: String, hasResults: Bool)
+    /// `notEvaluated` of several runs at once (`vae-eval report --no-evaluate`).
+    case runsNotEvaluated([String])
 
     public var description: String {
         switch self {
@@ -107,6 +111,11 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
             return "invalid evaluation setting: \(message)"
         case let .badImageSet(path, reason):
             return "cannot use \(path) as an image set: \(reason)"
+        case let .notEvaluated(run, hasResults):
+            return "\(run) has \(hasResults ? "results of another checkpoint or other settings" : "no results.json"); evaluate it first"
+        case .runsNotEvaluated(let runs):
+            return "no stored results of these runs' checkpoints and settings: \(runs.joined(separator: ", ")); evaluate them first "
+                + "(vae-eval report without --no-evaluate, or one task per run with --task-index)"
         case .missingCheckpoint(let path):
             return "no checkpoint at \(path) (give a run folder made by vae-train, or the checkpoint file itself)"
         }
@@ -218,12 +227,13 @@ public enum RunEvaluation {
     /// `settings.generation` is set) and the `samplers` requested (resolved for the run's model, recorded in
     /// `settings.samplers`; samplers other than the prior need generation settings and `trainingSet`, and the gmm
     /// sampler fits with `mixtureFit`). Returns the results and whether they were reused from results.json.
-    /// `testSet`, `trainingSet` and `reference` are only called when something is recomputed.
+    /// `testSet`, `trainingSet` and `reference` are only called when something is recomputed; with `storedOnly` nothing
+    /// is, and results that would need it are `EvaluationError.notEvaluated`.
     public static func evaluate(_ folder: RunFolder, testSet loadTestSet: () throws -> MNISTSplit, settings requested: EvaluationSettings,
                                 samplers request: SamplerRequest = .only([.prior]), mixtureFit: MixtureFitSettings = MixtureFitSettings(),
                                 trainingSet: (() throws -> MNISTSplit)? = nil,
                                 featureNetwork: FeatureNetwork? = nil, reference: (() throws -> ReferenceFeatures)? = nil,
-                                force: Bool = false, log: @escaping (String) -> Void = { _ in })
+                                force: Bool = false, storedOnly: Bool = false, log: @escaping (String) -> Void = { _ in })
         throws -> (results: EvaluationResults, reused: Bool) {
         guard FileManager.default.fileExists(atPath: folder.checkpoint) else {
             throw EvaluationError.missingCheckpoint(folder.checkpoint)
@@ -251,6 +261,7 @@ public enum RunEvaluation {
         if !force, let stored = cachedResults(folder, checkpointSHA256: checkpointSHA256, settings: settings) {
             return (stored, true)
         }
+        guard !storedOnly else { throw EvaluationError.notEvaluated(run: folder.name, hasResults: FileManager.default.fileExists(atPath: folder.results)) }
         if let generation = settings.generation { try generation.validate() }
         let testSet = try loadTestSet()
         try checkTestSet(testSet, for: model, run: checkpoint.training.runName)

@@ -53,6 +53,8 @@ public struct ReportJob {
         guard !folders.isEmpty else {
             throw FileError.cannotRead(path: runsDirectory, reason: "holds no run with a checkpoint.safetensors")
         }
+        // From stored results alone (vae-eval report --no-evaluate): refuse before writing anything if any is missing.
+        if evaluation.options.storedOnly { try requireStoredResults(folders, evaluation: evaluation) }
         try FileError.createFolder(figuresDirectory)
         let test = try evaluation.testSet()
         guard test.count >= 64 else {

@@ -103,12 +103,19 @@ public enum StudyError: Error, CustomStringConvertible, Equatable {
     case cannotRead(path: String)
     case invalid(path: String, reason: String)
     case unknownRun(name: String, known: [String])
+    case taskIndexOutOfRange(index: Int, count: Int)
+    case badTaskIndex(variable: String, value: String)
 
     public var description: String {
         switch self {
         case .cannotRead(let path): return "cannot read the study file \(path) (pass --study PATH)"
         case let .invalid(path, reason): return "\(path): \(reason)"
         case let .unknownRun(name, known): return "the study has no run '\(name)'; its runs: \(known.joined(separator: ", "))"
+        case let .taskIndexOutOfRange(index, count):
+            return "task index \(index) is out of range: this study has \(count) task\(count == 1 ? "" : "s")"
+                + (count > 0 ? " (0...\(count - 1))" : "") + "; --list-tasks prints them"
+        case let .badTaskIndex(variable, value):
+            return "\(variable) is '\(value)', not a task index (a whole number from 0); unset it or pass --task-index"
         }
     }
 }

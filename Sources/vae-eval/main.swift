@@ -155,25 +155,59 @@ struct Report: ParsableCommand {
     @Option(parsing: .unconditional, help: "Independent sample draws the FID is averaged over.") var fidDraws: Int = 3
     @Flag(help: "Recompute every run's results.") var force = false
     @Flag(help: "Fail at once if another process is writing into a run folder (default: wait for it).") var noWait = false
+    @Flag(help: "Write the notebook from the stored results alone; refuse, listing them, if any run lacks results of its checkpoint and these settings.")
+    var noEvaluate = false
+    @Option(help: "Evaluate only task N of --list-tasks, without writing the notebook (default: $SLURM_ARRAY_TASK_ID, else $JOB_COMPLETION_INDEX, when set and without --no-evaluate).")
+    var taskIndex: Int?
+    @Flag(help: "Print the task list (one run x seed per line, '<index> <run folder>', as vae-train sweep --list-tasks) and exit.")
+    var listTasks = false
+    @Option(help: "Task list: seeds 1...N of each run (as vae-train sweep --seeds).") var seeds: Int?
+    @Option(help: "Task list: comma-separated run names (as vae-train sweep --only).") var only: String?
     @OptionGroup var features: FeatureOptions
 
     func validate() throws {
         guard scale >= 1 && scale <= 8 else { throw ValidationError("--scale must be in 1...8, got \(scale)") }
         guard fidSamples >= 4 else { throw ValidationError("--fid-samples must be >= 4, got \(fidSamples)") }
         guard fidDraws >= 1 else { throw ValidationError("--fid-draws must be >= 1, got \(fidDraws)") }
+        if let seeds, seeds < 1 || seeds > 1000 { throw ValidationError("--seeds must be between 1 and 1000, got \(seeds)") }
+        if let taskIndex, taskIndex < 0 { throw ValidationError("--task-index must be >= 0, got \(taskIndex)") }
+        if noEvaluate && (taskIndex != nil || force) {
+            throw ValidationError("--no-evaluate evaluates nothing: drop \(force ? "--force" : "--task-index")")
+        }
     }
 
     func run() throws {
         BLASRuntime.threadCount = features.threads
         let root = ProjectFolder.root() ?? FileManager.default.currentDirectoryPath
         let studyPath = study ?? Study.defaultPath()
-        let loadedStudy = FileManager.default.fileExists(atPath: studyPath) ? try Study.load(from: studyPath) : nil
+        let index = noEvaluate ? nil : try StudyTasks.index(explicit: taskIndex, environment: ProcessInfo.processInfo.environment)
+        // The task list needs the study file; the notebook only uses it when it is there.
+        let loadedStudy = FileManager.default.fileExists(atPath: studyPath) || listTasks || index != nil
+            ? try Study.load(from: studyPath) : nil
+        var taskRun: Study.Run?
+        if listTasks || index != nil, let loadedStudy {
+            let names = only?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+            let tasks = try StudyTasks(study: loadedStudy, only: names, seeds: seeds)
+            if listTasks { print(tasks.listing, terminator: ""); return }
+            if let index {
+                let run = try tasks.run(at: index)
+                logLine("task \(index) of \(tasks.count): \(run.name)")
+                taskRun = run
+            }
+        }
         let generation = GenerationSettings(samples: fidSamples, draws: fidDraws, seed: seed,
                                             kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize)
-        let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: 1, generation: generation, force: force,
-                                                             samplers: .all, noWait: noWait), log: logLine)
+        var options = features.jobOptions(seed: seed, scale: 1, generation: generation, force: force,
+                                          samplers: .all, noWait: noWait)
+        options.storedOnly = noEvaluate
+        let job = EvaluationJob(options: options, log: logLine)
         let report = ReportJob(runsDirectory: runsDirectory, notebookPath: notebook ?? root + "/notebooks-md/study-results.md",
                                study: loadedStudy, scale: scale)
+        if let taskRun {
+            let (results, reused) = try report.evaluateTask(taskRun, evaluation: job)
+            logLine("\(results.run): \(reused ? "cached results" : "evaluated") -> \(runsDirectory)/\(taskRun.name)/results.json")
+            return
+        }
         try report.run(evaluation: job, log: logLine)
     }
 }

@@ -72,17 +72,26 @@ struct Sweep: ParsableCommand {
     @Option(parsing: .unconditional, help: "Runs trained side by side, each with threads/jobs threads: the same checkpoints, sooner (2 on two cores).")
     var jobs: Int = 1
     @Flag(help: "Fail at once if another process is writing into a run folder (default: wait for it).") var noWait = false
+    @Option(help: "Threads of each run, instead of the study file's (any count gives the same checkpoints).") var threads: Int?
+    @Option(help: "Train only task N of --list-tasks (default: $SLURM_ARRAY_TASK_ID, else $JOB_COMPLETION_INDEX, when set).")
+    var taskIndex: Int?
+    @Flag(help: "Print the task list (one run x seed per line, '<index> <run folder>') and exit.") var listTasks = false
 
     func validate() throws {
         if let seeds, seeds < 1 || seeds > 1000 { throw ValidationError("--seeds must be between 1 and 1000, got \(seeds)") }
         if jobs < 1 || jobs > 64 { throw ValidationError("--jobs must be between 1 and 64, got \(jobs)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        if let taskIndex, taskIndex < 0 { throw ValidationError("--task-index must be >= 0, got \(taskIndex)") }
     }
 
     func run() throws {
         let path = study ?? Study.defaultPath()
         let loaded = try Study.load(from: path)
         let names = only?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        let runs = Study.seeded(try loaded.runs(only: names), seeds: seeds)
+        let tasks = try StudyTasks(study: loaded, only: names, seeds: seeds)
+        if listTasks { print(tasks.listing, terminator: ""); return }
+        var runs = tasks.runs
+        if let threads { for i in runs.indices { runs[i].training.threads = threads } }
         let epochsByName = Dictionary(uniqueKeysWithValues: runs.map { ($0.name, $0.training.epochs) })
         var sweep = StudySweep(
             study: loaded,
@@ -91,11 +100,19 @@ struct Sweep: ParsableCommand {
         sweep.jobs = jobs
         sweep.waitForLock = !noWait
         let live = jobs == 1 && isatty(2) != 0  // live progress bars of runs side by side would overwrite each other
-        try sweep.run(runs, log: { FileHandle.standardError.write(Data(("sweep: " + $0 + "\n").utf8)) },
-                      progress: { name in
-                          let reporter = ProgressReporter(runName: name, epochs: epochsByName[name]!, live: live)
-                          return reporter.handle
-                      })
+        let log: (String) -> Void = { FileHandle.standardError.write(Data(("sweep: " + $0 + "\n").utf8)) }
+        let progress: (String) -> (TrainingEvent) -> Void = { name in
+            let reporter = ProgressReporter(runName: name, epochs: epochsByName[name]!, live: live)
+            return reporter.handle
+        }
+        if let index = try StudyTasks.index(explicit: taskIndex, environment: ProcessInfo.processInfo.environment) {
+            _ = try tasks.run(at: index)  // refuses an index out of range
+            let run = runs[index]
+            log("task \(index) of \(tasks.count): \(run.name)")
+            try sweep.runTask(run, log: log, progress: progress)
+        } else {
+            try sweep.run(runs, log: log, progress: progress)
+        }
     }
 }
 
