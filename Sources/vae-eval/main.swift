@@ -168,10 +168,13 @@ struct Report: ParsableCommand {
 
 struct FID: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "FID, KID, precision/recall and class statistics of an image set against the MNIST test set.")
+        abstract: "FID, KID, precision/recall and class statistics of an image set against the MNIST test set (or --reference).")
 
-    @Option(help: "IDX file (uint8 N x 28 x 28), .npy (uint8 or float32 in [0, 1], N x 28 x 28) or a folder of 28x28 grayscale PNGs.")
+    @Option(help: "IDX file (uint8 N x 28 x 28), .npy (uint8, or float32/float64 in [0, 1]; (N, 28, 28), (N, 1, 28, 28), (N, 28, 28, 1) or (N, 784)) or a folder of 28x28 PNGs (colour ones converted to luminance).")
     var images: String
+    @Option(help: "What the set is compared with: test (the MNIST test set), train (the training set) or another image set file.")
+    var reference: String = "test"
+    @Flag(help: "Print the results as JSON on standard output.") var json = false
     @Option(help: "Seed of the KID subsets.") var seed: UInt64 = 0
     @OptionGroup var features: FeatureOptions
 
@@ -180,24 +183,17 @@ struct FID: ParsableCommand {
         let start = Date()
         let set = try ImageSetFile.load(images)
         let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: 1, generation: nil, force: false), log: logLine)
-        let network = try job.featureNetwork()
         let root = ProjectFolder.root(from: features.currentDirectory) ?? features.currentDirectory
-        let reference = try job.reference(cacheDirectory: features.cacheDir ?? root + "/out/cache")
-        let settings = GenerationSettings(samples: set.count, draws: 1, seed: seed, kidSubsets: features.kidSubsets,
-                                          kidSubsetSize: features.kidSubsetSize)
-        try settings.validate()
-        let m = try GenerationEvaluation.compare(set.images, count: set.count, network: network, reference: reference,
-                                                 settings: settings)
-        print("images    \(images) (\(set.format), \(set.count) images) vs \(reference.count) test images")
-        print(String(format: "FID       %.4f", m.fid))
-        print(String(format: "KID       %.6f ± %.6f (%d subsets of %d)", m.kid.mean, m.kid.standardDeviation,
-                     m.kid.subsets, m.kid.subsetSize))
-        print(String(format: "precision %.4f  recall %.4f (k = %d)", m.precisionRecall.precision, m.precisionRecall.recall,
-                     m.precisionRecall.k))
-        print(String(format: "classes   entropy %.3f nats, mean max confidence %.3f; histogram ", m.classes.entropy,
-                     m.classes.meanMaxConfidence) + m.classes.histogram.map(String.init).joined(separator: " "))
-        print("network   \(network.path) (sha256 \(network.sha256.prefix(12)), \(network.layer.rawValue))")
-        print(String(format: "time      %.1f s", Date().timeIntervalSince(start)))
+        let score = try ImageSetScoring.score(set, path: images, reference: ReferenceChoice(argument: reference), job: job,
+                                              cacheDirectory: features.cacheDir ?? root + "/out/cache", seed: seed,
+                                              kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize)
+        score.notices.forEach(logLine)
+        if json {
+            print(try ImageSetScoring.json(score))
+        } else {
+            ImageSetScoring.lines(score).forEach { print($0) }
+            print(String(format: "time      %.1f s", Date().timeIntervalSince(start)))
+        }
     }
 }
 
