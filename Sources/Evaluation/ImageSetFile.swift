@@ -11,6 +11,13 @@ public struct ImageSet {
     public let format: String
     /// Conversions the reader made that the user should know of (one line each), e.g. RGB to luminance.
     public var notices: [String] = []
+
+    /// `images.count` must be `count * 784`.
+    public init(images: [Float], count: Int, format: String, notices: [String] = []) {
+        precondition(images.count == count * ImageSetFile.side * ImageSetFile.side,
+                     "ImageSet: \(images.count) values for \(count) images")
+        self.images = images; self.count = count; self.format = format; self.notices = notices
+    }
 }
 
 /// Reading and writing image sets: IDX (uint8 N x 28 x 28, optionally gzip-compressed), `.npy` (uint8, or

@@ -16,7 +16,7 @@ struct VAEEval: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-eval",
         abstract: "Evaluate any checkpoint written by vae-train: test MSE, negative ELBO, FID/KID/precision/recall, sample grid.",
-        subcommands: [Evaluate.self, Report.self, FID.self, Sample.self],
+        subcommands: [Evaluate.self, Report.self, FID.self, Reconstruction.self, Sample.self],
         defaultSubcommand: Evaluate.self)
 }
 
@@ -193,6 +193,36 @@ struct FID: ParsableCommand {
         } else {
             ImageSetScoring.lines(score).forEach { print($0) }
             print(String(format: "time      %.1f s", Date().timeIntervalSince(start)))
+        }
+    }
+}
+
+struct Reconstruction: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Test MSE of a model trained elsewhere, from its reconstructions of the MNIST test set (in test-set order).")
+
+    @Option(help: "The reconstructions: .npy (uint8, or float32/float64 in [0, 1]; (N, 28, 28), (N, 1, 28, 28), (N, 28, 28, 1) or (N, 784)), IDX or a folder of PNGs.")
+    var images: String
+    @Option(help: "Your copy of the test images, in the order you reconstructed them: checked image by image against the MNIST test set.")
+    var originals: String?
+    @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
+    @Flag(help: "Print the result as JSON on standard output.") var json = false
+
+    func run() throws {
+        let set = try ImageSetFile.load(images)
+        let dataDirectory = MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath)
+        let test = try MNIST.load(split: .test, from: dataDirectory)
+        let originalSet = try originals.map { (set: try ImageSetFile.load($0), path: $0) }
+        let score = try ReconstructionMetrics.scoreOutside(set, path: images, test: test, originals: originalSet)
+        set.notices.forEach(logLine)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(score), as: UTF8.self))
+        } else {
+            print("images    \(images) (\(score.format)), \(score.imageCount) reconstructions of the MNIST test set"
+                  + (score.orderChecked ? ", order checked against \(originals!)" : ""))
+            print(String(format: "test MSE  %.6f", score.meanSquaredError))
         }
     }
 }

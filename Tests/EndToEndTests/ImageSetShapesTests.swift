@@ -122,4 +122,37 @@ import Testing
             #expect(result.stderr.contains(c.message), "\(c.images): \(result.stderr)")
         }
     }
+
+    /// `vae-eval reconstruction`: all-black reconstructions of the test set score mean(x^2); a wrong count and a
+    /// wrong order (with --originals) are one-line errors.
+    @Test func outsideReconstructionsAreScored() throws {
+        let f = try Fixture()
+        let dir = f.folder.path
+        let test = try IDX.read(contentsOf: f.data + "/t10k-images-idx3-ubyte", dimensionCount: 3)
+        let n = test.dimensions[0]
+        try NPY.write(NPYArray(shape: [n, 1, 28, 28], elements: .float32([Float](repeating: 0, count: n * 784))), to: dir + "/black.npy")
+        try NPY.write(NPYArray(shape: [n, 28, 28], elements: .uint8(test.values)), to: dir + "/originals.npy")
+        var reordered = test.values
+        reordered.replaceSubrange(0..<784, with: test.values[784..<1568])
+        reordered.replaceSubrange(784..<1568, with: test.values[0..<784])
+        try NPY.write(NPYArray(shape: [n, 28, 28], elements: .uint8(reordered)), to: dir + "/reordered.npy")
+        try NPY.write(NPYArray(shape: [n - 1, 784], elements: .uint8(Array(test.values[784...]))), to: dir + "/short.npy")
+        func run(_ arguments: [String]) throws -> CommandResult {
+            try Executables.run("vae-eval", ["reconstruction", "--data", f.data, "--json"] + arguments)
+        }
+        let black = try run(["--images", dir + "/black.npy", "--originals", dir + "/originals.npy"])
+        try #require(black.status == 0, "\(black.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(black.stdout.utf8)) as? [String: Any]
+        let expected = test.values.map { Double(Float($0) / 255) * Double(Float($0) / 255) }.reduce(0, +) / Double(n * 784)
+        let mse = try #require(json?["meanSquaredError"] as? Double)
+        #expect(abs(mse - expected) <= 1e-12 * expected && json?["orderChecked"] as? Bool == true, "\(black.stdout)")
+        for (arguments, message) in [
+            (["--images", dir + "/short.npy"], "it holds 99 images, the MNIST test set 100"),
+            (["--images", dir + "/black.npy", "--originals", dir + "/reordered.npy"], "its image 0 is test image 1"),
+        ] {
+            let result = try run(arguments)
+            #expect(result.status != 0 && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+        }
+    }
 }

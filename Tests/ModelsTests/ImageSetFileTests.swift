@@ -1,7 +1,9 @@
+import Autodiff
 import Datasets
 import Evaluation
 import Foundation
 import Imaging
+import Models
 import Testing
 
 /// The strict .npy reader/writer, and the image sets `vae-eval fid --images` reads.
@@ -165,5 +167,57 @@ import Testing
                 #expect(error.description.contains(message), "\(error)")
             }
         }
+    }
+}
+
+/// `vae-eval reconstruction`: the test MSE of reconstructions made outside the toolkit.
+@Suite struct OutsideReconstructionTests {
+    static func split(_ count: Int, seed: UInt64) -> MNISTSplit {
+        var g = SeededGenerator(seed: seed)
+        let images = (0..<(count * 784)).map { _ in Float(Int(g.nextUniform() * 256) % 256) / 255 }
+        return MNISTSplit(images: images, labels: [UInt8](repeating: 0, count: count), rows: 28, columns: 28)
+    }
+
+    /// A model's own reconstructions, scored as an outside file would be, give exactly its evaluator's MSE
+    /// (the same definition, order and precision), for an MLP and the conv VAE.
+    @Test(arguments: ["vae_std_z20", "vae_conv"])
+    func ourReconstructionsGiveOurMSE(run: String) throws {
+        var g = SeededGenerator(seed: 4)
+        let model = try ModelFactory.make(try ModelConfiguration.forRun(run), generator: &g)
+        let test = Self.split(40, seed: 8)
+        let reconstructions = model.reconstruct(Tensor(shape: [40, 784], data: test.images)).data
+        var noise = SeededGenerator(seed: 1)
+        // One batch, so the model's products have the same shapes as in `reconstruct` above (under Haswell kernels a
+        // product's rows depend on its row count); the squared errors are added in one running sum either way.
+        let ours = ReconstructionMetrics.measure(model, on: test, batchSize: 500, generator: &noise)
+        let set = ImageSet(images: reconstructions, count: 40, format: "npy float32")
+        let outside = try ReconstructionMetrics.scoreOutside(set, path: "r.npy", test: test)
+        #expect(outside.meanSquaredError == ours.meanSquaredError && outside.imageCount == 40 && !outside.orderChecked)
+        // An independent sum in Double over the Float differences.
+        let direct = zip(test.images, reconstructions).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +) / Double(40 * 784)
+        #expect(abs(outside.meanSquaredError - direct) <= 1e-12 * direct)
+    }
+
+    @Test func countAndOrderAreChecked() throws {
+        let test = Self.split(30, seed: 2)
+        let good = ImageSet(images: test.images, count: 30, format: "npy uint8")
+        #expect(try ReconstructionMetrics.scoreOutside(good, path: "r", test: test, originals: (good, "o")).meanSquaredError == 0)
+        func message(_ body: () throws -> Void) -> String {
+            do { try body(); return "accepted" } catch { return "\(error)" }
+        }
+        let short = ImageSet(images: Array(test.images[0..<(29 * 784)]), count: 29, format: "npy uint8")
+        #expect(message { _ = try ReconstructionMetrics.scoreOutside(short, path: "r.npy", test: test) }
+            .contains("r.npy as an image set: it holds 29 images, the MNIST test set 30"))
+        var swapped = test.images
+        swapped.replaceSubrange((3 * 784)..<(4 * 784), with: test.images[(7 * 784)..<(8 * 784)])
+        swapped.replaceSubrange((7 * 784)..<(8 * 784), with: test.images[(3 * 784)..<(4 * 784)])
+        let reordered = ImageSet(images: swapped, count: 30, format: "npy uint8")
+        #expect(message { _ = try ReconstructionMetrics.scoreOutside(good, path: "r", test: test, originals: (reordered, "o.npy")) }
+            .contains("o.npy as an image set: its image 3 is test image 7: the reconstructions must follow"))
+        var foreign = test.images
+        for i in 0..<784 { foreign[5 * 784 + i] = 1 - foreign[5 * 784 + i] }
+        let other = ImageSet(images: foreign, count: 30, format: "npy uint8")
+        #expect(message { _ = try ReconstructionMetrics.scoreOutside(good, path: "r", test: test, originals: (other, "o.npy")) }
+            .contains("its image 5 is not an MNIST test image"))
     }
 }
