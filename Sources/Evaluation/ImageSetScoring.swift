@@ -99,11 +99,4 @@ public enum ImageSetScoring {
             "network   \(score.featureNetworkPath) (sha256 \(score.featureNetworkSHA256.prefix(12)), \(score.featureLayer))",
         ]
     }
-
-    /// The score as pretty-printed JSON with sorted keys (`vae-eval fid --json`).
-    public static func json(_ score: ImageSetScore) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(score), as: UTF8.self)
-    }
 }

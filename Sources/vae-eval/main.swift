@@ -189,7 +189,7 @@ struct FID: ParsableCommand {
                                               kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize)
         score.notices.forEach(logLine)
         if json {
-            print(try ImageSetScoring.json(score))
+            print(try StableJSON.string(score))
         } else {
             ImageSetScoring.lines(score).forEach { print($0) }
             print(String(format: "time      %.1f s", Date().timeIntervalSince(start)))
@@ -216,9 +216,7 @@ struct Reconstruction: ParsableCommand {
         let score = try ReconstructionMetrics.scoreOutside(set, path: images, test: test, originals: originalSet)
         set.notices.forEach(logLine)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(score), as: UTF8.self))
+            print(try StableJSON.string(score))
         } else {
             print("images    \(images) (\(score.format)), \(score.imageCount) reconstructions of the MNIST test set"
                   + (score.orderChecked ? ", order checked against \(originals!)" : ""))
