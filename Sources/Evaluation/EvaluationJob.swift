@@ -92,6 +92,20 @@ public final class EvaluationJob {
         return reference
     }
 
+    /// Reference features of the training set in `cacheDirectory` (computed and cached on first use; keyed apart
+    /// from the test set's).
+    public func trainingReference(cacheDirectory: String) throws -> ReferenceFeatures {
+        let key = "train:" + cacheDirectory
+        if let cached = references[key] { return cached }
+        let training = try trainingSet()
+        let (reference, wasCached) = try ReferenceCache.loadOrCompute(directory: cacheDirectory, network: try featureNetwork(),
+                                                                      images: training.images, count: training.count,
+                                                                      dataChecksum: "train-" + (try checksum()))
+        log("reference features of \(reference.count) training images: \(wasCached ? "cached" : "computed and cached") in \(cacheDirectory)")
+        references[key] = reference
+        return reference
+    }
+
     /// The run folder's lock (`RunFolderLock`), as the options say; log lines say whom it waits for.
     public func lock(_ folder: RunFolder) throws -> RunFolderLock {
         guard FileManager.default.fileExists(atPath: folder.checkpoint) else {

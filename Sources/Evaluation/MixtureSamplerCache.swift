@@ -105,9 +105,7 @@ public enum MixtureSamplerCache {
                                       dataChecksum: dataChecksum, settings: settings, trainingImages: training.count,
                                       fitSeconds: Date().timeIntervalSince(start), encodeSeconds: encodeSeconds,
                                       logLikelihoods: logLikelihoods, mixture: mixture)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(file), to: path)
+        try AtomicFile.write(try StableJSON.encode(file), to: path)
         log(String(format: "gmm sampler: %d components on %d codes of dimension %d, %d EM iterations, log-likelihood %.4f nats per code, %.1f s (%.1f s encoding) -> %@",
                    settings.components, training.count, dimension, logLikelihoods.count - 1, logLikelihoods.last ?? .nan,
                    file.fitSeconds, encodeSeconds, path))

@@ -25,9 +25,7 @@ public struct ReconstructionMetrics: Codable, Equatable, Sendable {
             let size = min(batchSize, split.count - start)
             let images = Tensor(shape: [size, pixels], data: Array(split.images[(start * pixels)..<((start + size) * pixels)]))
             let reconstruction = model.reconstruct(images)
-            images.data.withUnsafeBufferPointer { x in reconstruction.data.withUnsafeBufferPointer { y in
-                for i in 0..<x.count { let d = Double(x[i] - y[i]); squaredError += d * d }
-            } }
+            addSquaredErrors(images.data, reconstruction.data, to: &squaredError)
             if elboDefined, let perImage = model.negativeELBO(images, generator: &generator) {
                 elboTotal += perImage.reduce(0, +)
             } else {
@@ -38,5 +36,16 @@ public struct ReconstructionMetrics: Codable, Equatable, Sendable {
         return ReconstructionMetrics(meanSquaredError: squaredError / Double(split.count * pixels),
                                      negativeELBO: elboDefined ? elboTotal / Double(split.count) : nil,
                                      imageCount: split.count)
+    }
+
+    /// Adds (x_i - y_i)^2 for every i to `sum`: the difference in Float, squared and added in order in Double (the
+    /// one definition of the test MSE, for our models batch after batch and for reconstructions made elsewhere).
+    static func addSquaredErrors(_ x: [Float], _ y: [Float], to sum: inout Double) {
+        precondition(x.count == y.count, "addSquaredErrors: \(x.count) and \(y.count) values")
+        var total = sum
+        x.withUnsafeBufferPointer { x in y.withUnsafeBufferPointer { y in
+            for i in 0..<x.count { let d = Double(x[i] - y[i]); total += d * d }
+        } }
+        sum = total
     }
 }

@@ -18,7 +18,7 @@ struct VAEEval: ParsableCommand {
         commandName: "vae-eval",
         abstract: "Evaluate any checkpoint written by vae-train: test MSE, negative ELBO, FID/KID/precision/recall, sample grid.",
         version: "vae-toolkit \(ToolkitAssets.version) (checkpoint format \(Checkpoint.formatVersion))",
-        subcommands: [Evaluate.self, Report.self, FID.self, Sample.self],
+        subcommands: [Evaluate.self, Report.self, FID.self, Reconstruction.self, Sample.self],
         defaultSubcommand: Evaluate.self)
 }
 
@@ -214,10 +214,13 @@ struct Report: ParsableCommand {
 
 struct FID: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "FID, KID, precision/recall and class statistics of an image set against the MNIST test set.")
+        abstract: "FID, KID, precision/recall and class statistics of an image set against the MNIST test set (or --reference).")
 
-    @Option(help: "IDX file (uint8 N x 28 x 28), .npy (uint8 or float32 in [0, 1], N x 28 x 28) or a folder of 28x28 grayscale PNGs.")
+    @Option(help: "IDX file (uint8 N x 28 x 28), .npy (uint8, or float32/float64 in [0, 1]; (N, 28, 28), (N, 1, 28, 28), (N, 28, 28, 1) or (N, 784)) or a folder of 28x28 PNGs (colour ones converted to luminance).")
     var images: String
+    @Option(help: "What the set is compared with: test (the MNIST test set), train (the training set) or another image set file.")
+    var reference: String = "test"
+    @Flag(help: "Print the results as JSON on standard output.") var json = false
     @Option(parsing: .unconditional, help: "Seed of the KID subsets.") var seed: UInt64 = 0
     @OptionGroup var features: FeatureOptions
 
@@ -226,25 +229,45 @@ struct FID: ParsableCommand {
         let start = Date()
         let set = try ImageSetFile.load(images)
         let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: 1, generation: nil, force: false), log: logLine)
-        let network = try job.featureNetwork()
         let root = ProjectFolder.root(from: features.currentDirectory) ?? features.currentDirectory
-        let reference = try job.reference(cacheDirectory: features.cacheDir ?? root + "/out/cache")
-        let settings = GenerationSettings(samples: set.count, draws: 1, seed: seed, kidSubsets: features.kidSubsets,
-                                          kidSubsetSize: features.kidSubsetSize)
-        try settings.validate()
-        let m = try GenerationEvaluation.compare(set.images, count: set.count, network: network, reference: reference,
-                                                 settings: settings)
-        print("images    \(images) (\(set.format), \(set.count.counted("image"))) vs \(reference.count.counted("test image"))")
-        print(String(format: "FID       %.4f", m.fid))
-        print("KID       " + (m.kid.subsets == 1 ? String(format: "%.6f", m.kid.mean)
-                                  : String(format: "%.6f ± %.6f", m.kid.mean, m.kid.standardDeviation))
-              + " (\(m.kid.subsets.counted("subset")) of \(m.kid.subsetSize))")
-        print(String(format: "precision %.4f  recall %.4f (k = %d)", m.precisionRecall.precision, m.precisionRecall.recall,
-                     m.precisionRecall.k))
-        print(String(format: "classes   entropy %.3f nats, mean max confidence %.3f; histogram ", m.classes.entropy,
-                     m.classes.meanMaxConfidence) + m.classes.histogram.map(String.init).joined(separator: " "))
-        print("network   \(network.path) (sha256 \(network.sha256.prefix(12)), \(network.layer.rawValue))")
-        print(String(format: "time      %.1f s", Date().timeIntervalSince(start)))
+        let score = try ImageSetScoring.score(set, path: images, reference: ReferenceChoice(argument: reference), job: job,
+                                              cacheDirectory: features.cacheDir ?? root + "/out/cache", seed: seed,
+                                              kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize)
+        score.notices.forEach(logLine)
+        if json {
+            print(try StableJSON.string(score))
+        } else {
+            ImageSetScoring.lines(score).forEach { print($0) }
+            print(String(format: "time      %.1f s", Date().timeIntervalSince(start)))
+        }
+    }
+}
+
+struct Reconstruction: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Test MSE of a model trained elsewhere, from its reconstructions of the MNIST test set (in test-set order).")
+
+    @Option(help: "The reconstructions: .npy (uint8, or float32/float64 in [0, 1]; (N, 28, 28), (N, 1, 28, 28), (N, 28, 28, 1) or (N, 784)), IDX or a folder of PNGs.")
+    var images: String
+    @Option(help: "Your copy of the test images, in the order you reconstructed them: checked image by image against the MNIST test set.")
+    var originals: String?
+    @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
+    @Flag(help: "Print the result as JSON on standard output.") var json = false
+
+    func run() throws {
+        let set = try ImageSetFile.load(images)
+        let dataDirectory = MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath)
+        let test = try MNIST.load(split: .test, from: dataDirectory)
+        let originalSet = try originals.map { (set: try ImageSetFile.load($0), path: $0) }
+        let score = try ReconstructionMetrics.scoreOutside(set, path: images, test: test, originals: originalSet)
+        set.notices.forEach(logLine)
+        if json {
+            print(try StableJSON.string(score))
+        } else {
+            print("images    \(images) (\(score.format)), \(score.imageCount) reconstructions of the MNIST test set"
+                  + (score.orderChecked ? ", order checked against \(originals!)" : ""))
+            print(String(format: "test MSE  %.6f", score.meanSquaredError))
+        }
     }
 }
 

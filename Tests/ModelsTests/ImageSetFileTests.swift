@@ -1,7 +1,9 @@
+import Autodiff
 import Datasets
 import Evaluation
 import Foundation
 import Imaging
+import Models
 import Testing
 
 /// The strict .npy reader/writer, and the image sets `vae-eval fid --images` reads.
@@ -46,7 +48,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", "'<f8'"),
+        ("{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", "'<i4'"),
         ("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", "'>f4'"),
         ("{'descr': '|u1', 'fortran_order': True, 'shape': (1,), }", "fortran_order"),
         ("{'descr': '|u1', 'fortran_order': False, 'shape': (-1,), }", "shape"),
@@ -114,11 +116,11 @@ import Testing
         let images = Self.pixels.map { Float($0) / 255 }
         try ImageSetFile.write(images, count: 4, to: folder + "/s.npy")
         let npy = try ImageSetFile.load(folder + "/s.npy")
-        #expect(npy.format == "npy uint8" && npy.images == images)
+        #expect(npy.format == "npy uint8 (4, 28, 28)" && npy.images == images)
         try ImageSetFile.write(images, count: 4, to: folder + "/s-idx3-ubyte")
         #expect(try IDX.read(contentsOf: folder + "/s-idx3-ubyte", dimensionCount: 3).values == Self.pixels)
         try NPY.write(NPYArray(shape: [4, 28, 28], elements: .float32(images)), to: folder + "/f.npy")
-        #expect(try ImageSetFile.load(folder + "/f.npy").format == "npy float32")
+        #expect(try ImageSetFile.load(folder + "/f.npy").format == "npy float32 (4, 28, 28)")
     }
 
     @Test func readsAFolderOfPNGsInNameOrder() throws {
@@ -136,12 +138,28 @@ import Testing
         #expect(throws: EvaluationError.self) { try ImageSetFile.load(folder) }
     }
 
+    /// Colour PNGs become ITU-R 601-2 luminance as PIL's convert("L") computes it (PIL 9.4 gives 76, 150 and 29 for
+    /// pure red, green and blue; checked against Pillow on 784 random pixels, no mismatch); alpha is ignored.
+    @Test func colourPNGsBecomeLuminance() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let colours: [[UInt8]] = [[255, 0, 0], [0, 255, 0], [0, 0, 255, 7], [200, 100, 50]]
+        for (i, c) in colours.enumerated() {
+            let image = PixelImage(width: 28, height: 28, channels: c.count, pixels: Array((0..<784).map { _ in c }.joined()))
+            try PNGFile.write(image, to: folder + "/c\(i).png")
+        }
+        let set = try ImageSetFile.load(folder)
+        let expected: [UInt8] = [76, 150, 29, 124]   // (19595 R + 38470 G + 7471 B + 2^15) >> 16
+        #expect(set.images == expected.flatMap { [Float](repeating: Float($0) / 255, count: 784) })
+        #expect(set.notices == ["notice: 4 colour PNGs converted to luminance (ITU-R 601-2: L = 0.299 R + 0.587 G + 0.114 B, as PIL's convert('L'); alpha ignored)"])
+    }
+
     @Test func rejectsWrongShapesAndRanges() throws {
         let folder = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try NPY.write(NPYArray(shape: [2, 32, 32], elements: .uint8([UInt8](repeating: 0, count: 2048))), to: folder + "/big.npy")
         try NPY.write(NPYArray(shape: [2, 28, 28], elements: .float32([Float](repeating: 255, count: 1568))), to: folder + "/range.npy")
-        for (name, message) in [("big.npy", "want N x 28 x 28"), ("range.npy", "outside [0, 1]"), ("missing", "no such file")] {
+        for (name, message) in [("big.npy", "want (N, 28, 28), (N, 1, 28, 28), (N, 28, 28, 1) or (N, 784)"), ("range.npy", "outside [0, 1]"), ("missing", "no such file")] {
             do {
                 _ = try ImageSetFile.load(folder + "/" + name)
                 Issue.record("\(name) accepted")
@@ -149,5 +167,57 @@ import Testing
                 #expect(error.description.contains(message), "\(error)")
             }
         }
+    }
+}
+
+/// `vae-eval reconstruction`: the test MSE of reconstructions made outside the toolkit.
+@Suite struct OutsideReconstructionTests {
+    static func split(_ count: Int, seed: UInt64) -> MNISTSplit {
+        var g = SeededGenerator(seed: seed)
+        let images = (0..<(count * 784)).map { _ in Float(Int(g.nextUniform() * 256) % 256) / 255 }
+        return MNISTSplit(images: images, labels: [UInt8](repeating: 0, count: count), rows: 28, columns: 28)
+    }
+
+    /// A model's own reconstructions, scored as an outside file would be, give exactly its evaluator's MSE
+    /// (the same definition, order and precision), for an MLP and the conv VAE.
+    @Test(arguments: ["vae_std_z20", "vae_conv"])
+    func ourReconstructionsGiveOurMSE(run: String) throws {
+        var g = SeededGenerator(seed: 4)
+        let model = try ModelFactory.make(try ModelConfiguration.forRun(run), generator: &g)
+        let test = Self.split(40, seed: 8)
+        let reconstructions = model.reconstruct(Tensor(shape: [40, 784], data: test.images)).data
+        var noise = SeededGenerator(seed: 1)
+        // One batch, so the model's products have the same shapes as in `reconstruct` above (under Haswell kernels a
+        // product's rows depend on its row count); the squared errors are added in one running sum either way.
+        let ours = ReconstructionMetrics.measure(model, on: test, batchSize: 500, generator: &noise)
+        let set = ImageSet(images: reconstructions, count: 40, format: "npy float32")
+        let outside = try ReconstructionMetrics.scoreOutside(set, path: "r.npy", test: test)
+        #expect(outside.meanSquaredError == ours.meanSquaredError && outside.imageCount == 40 && !outside.orderChecked)
+        // An independent sum in Double over the Float differences.
+        let direct = zip(test.images, reconstructions).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +) / Double(40 * 784)
+        #expect(abs(outside.meanSquaredError - direct) <= 1e-12 * direct)
+    }
+
+    @Test func countAndOrderAreChecked() throws {
+        let test = Self.split(30, seed: 2)
+        let good = ImageSet(images: test.images, count: 30, format: "npy uint8")
+        #expect(try ReconstructionMetrics.scoreOutside(good, path: "r", test: test, originals: (good, "o")).meanSquaredError == 0)
+        func message(_ body: () throws -> Void) -> String {
+            do { try body(); return "accepted" } catch { return "\(error)" }
+        }
+        let short = ImageSet(images: Array(test.images[0..<(29 * 784)]), count: 29, format: "npy uint8")
+        #expect(message { _ = try ReconstructionMetrics.scoreOutside(short, path: "r.npy", test: test) }
+            .contains("r.npy as an image set: it holds 29 images, the MNIST test set 30"))
+        var swapped = test.images
+        swapped.replaceSubrange((3 * 784)..<(4 * 784), with: test.images[(7 * 784)..<(8 * 784)])
+        swapped.replaceSubrange((7 * 784)..<(8 * 784), with: test.images[(3 * 784)..<(4 * 784)])
+        let reordered = ImageSet(images: swapped, count: 30, format: "npy uint8")
+        #expect(message { _ = try ReconstructionMetrics.scoreOutside(good, path: "r", test: test, originals: (reordered, "o.npy")) }
+            .contains("o.npy as an image set: its image 3 is test image 7: the reconstructions must follow"))
+        var foreign = test.images
+        for i in 0..<784 { foreign[5 * 784 + i] = 1 - foreign[5 * 784 + i] }
+        let other = ImageSet(images: foreign, count: 30, format: "npy uint8")
+        #expect(message { _ = try ReconstructionMetrics.scoreOutside(good, path: "r", test: test, originals: (other, "o.npy")) }
+            .contains("its image 5 is not an MNIST test image"))
     }
 }

@@ -33,8 +33,8 @@ import Training
         #expect(verdict([Self.pair(mse: Self.same, seconds: Self.slower), Self.pair(mse: Self.same, seconds: Self.faster)]) == .contradicted)
         #expect(verdict([Self.pair(mse: Self.same, seconds: Self.slower), Self.pair(mse: Self.same, seconds: Self.sameSpeed)]) == .notShown)
         #expect(verdict([Self.pair(mse: Self.same, seconds: nil)]) == .notShown)
-        #expect(verdict([Self.pair(mse: ([0.01], [0.02]), seconds: ([30], [20]))]) == .unavailable)
-        #expect(verdict([]) == .unavailable)
+        #expect(verdict([Self.pair(mse: ([0.01], [0.02]), seconds: ([30], [20]))]) == .notMeasured)
+        #expect(verdict([]) == .notMeasured)
     }
 
     static func entry(_ folder: String, mse: Double, fid: [Double], secondsPerEpoch: Double) -> ReportEntry {

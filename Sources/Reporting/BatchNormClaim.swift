@@ -1,17 +1,5 @@
 import Foundation
 
-/// What the measurements over seeds say about one of the reference study's claims.
-public enum ClaimVerdict: String, Equatable, Sendable {
-    /// Every part of the claim holds and the tests show what it asserts.
-    case confirmed
-    /// Nothing contradicts the claim, but the differences it asserts are within the spread over seeds.
-    case notShown = "not shown (within the spread)"
-    /// A test shows the opposite of a part of the claim.
-    case contradicted
-    /// The runs the claim concerns are missing or have fewer than two seeds.
-    case unavailable
-}
-
 /// The reference study's claim about batch normalization, tested on each batch-norm run against its baseline.
 ///
 /// Claim: "Batch Normalization was tested but did not significantly improve results; however, it slowed training."
@@ -21,7 +9,7 @@ public enum ClaimVerdict: String, Equatable, Sendable {
 /// - slower: seconds per epoch significantly above the baseline's confirms it, significantly below contradicts it,
 ///   within the spread leaves it not shown.
 /// Verdict over all pairs: contradicted if any part of any pair is contradicted; confirmed if every pair shows a
-/// significant slowdown (and no improvement); otherwise not shown; unavailable without a testable pair.
+/// significant slowdown (and no improvement); otherwise not shown; not measured without a testable pair.
 public enum BatchNormClaim {
     public static let statement = "batch normalization did not significantly improve results but slowed training"
 
@@ -46,7 +34,7 @@ public enum BatchNormClaim {
             pair.secondsPerEpoch.map { $0.verdict != .unavailable } ?? false
                 || pair.quality.contains { $0.verdict != .unavailable }
         }
-        guard !testable.isEmpty else { return .unavailable }
+        guard !testable.isEmpty else { return .notMeasured }
         let faster = testable.contains { $0.secondsPerEpoch.map { $0.verdict == .larger && $0.difference < 0 } ?? false }
         if faster || testable.contains(where: \.improves) { return .contradicted }
         let slower = testable.allSatisfy { $0.secondsPerEpoch.map { $0.verdict == .larger && $0.difference > 0 } ?? false }

@@ -1,0 +1,71 @@
+import Foundation
+import Reporting
+import Testing
+
+/// The claims table's verdicts follow from the per-seed values: synthetic statistics with known answers.
+@Suite struct StudyClaimsTests {
+    static func claim(_ kind: StudyClaim.Kind, runs: [String], baseline: String? = nil, among: [String]? = nil,
+                      tolerance: Double? = nil) -> StudyClaim {
+        StudyClaim(id: "t", statement: "s", kind: kind, metric: .mse, runs: runs, baseline: baseline, among: among,
+                   tolerance: tolerance, reference: "r")
+    }
+
+    /// Three seeds around each centre with spread 0.1 (so centres 1 apart differ significantly, 0.05 apart do not).
+    static func verdict(_ claim: StudyClaim, _ centres: [String: Double], seeds: Int = 3) -> ClaimVerdict {
+        StudyClaims.check(claim) { run, _ in
+            centres[run].map { c in SeedStatistic(values: [c - 0.1, c, c + 0.1].prefix(seeds).map { $0 }) }
+        }.verdict
+    }
+
+    @Test(arguments: [
+        (StudyClaim.Kind.lower, 9.0, ClaimVerdict.confirmed), (.lower, 10.05, .notShown), (.lower, 11, .contradicted),
+        (.higher, 11, .confirmed), (.higher, 9.95, .notShown), (.higher, 9, .contradicted),
+        (.notLower, 11, .confirmed), (.notLower, 10.02, .confirmed), (.notLower, 9, .contradicted),
+        (.slightlyLower, 9.5, .confirmed), (.slightlyLower, 10.05, .notShown), (.slightlyLower, 7, .contradicted),
+        (.slightlyLower, 11, .contradicted),
+    ])
+    func pairwiseClaims(kind: StudyClaim.Kind, run: Double, expected: ClaimVerdict) {
+        let c = Self.claim(kind, runs: ["a"], baseline: "base", tolerance: 0.1)
+        #expect(Self.verdict(c, ["a": run, "base": 10]) == expected, "\(kind) with a = \(run)")
+    }
+
+    @Test func orderingClaims() {
+        let increasing = Self.claim(.increasing, runs: ["a", "b", "c"])
+        #expect(Self.verdict(increasing, ["a": 1, "b": 2, "c": 3]) == .confirmed)
+        #expect(Self.verdict(increasing, ["a": 1, "b": 2, "c": 2.02]) == .notShown)
+        #expect(Self.verdict(increasing, ["a": 1, "b": 3, "c": 2]) == .contradicted)
+        let lowest = Self.claim(.lowest, runs: ["a", "b"], among: ["c", "d"])
+        #expect(Self.verdict(lowest, ["a": 1, "b": 1.5, "c": 3, "d": 4]) == .confirmed)
+        #expect(Self.verdict(lowest, ["a": 1, "b": 3.02, "c": 3, "d": 4]) == .notShown)
+        #expect(Self.verdict(lowest, ["a": 1, "b": 5, "c": 3, "d": 4]) == .contradicted)
+    }
+
+    /// One seed per run gives no spread: a difference is never confirmed and "no better" is not shown; a run without
+    /// results, or a claim about longer training, is not measured.
+    @Test func oneSeedAndMissingRuns() {
+        let lower = Self.claim(.lower, runs: ["a"], baseline: "base")
+        #expect(Self.verdict(lower, ["a": 1, "base": 10], seeds: 1) == .notShown)
+        #expect(Self.verdict(Self.claim(.notLower, runs: ["a"], baseline: "base"), ["a": 12, "base": 10], seeds: 1) == .notShown)
+        #expect(Self.verdict(lower, ["base": 10]) == .notMeasured)
+        #expect(Self.verdict(Self.claim(.moreEpochs, runs: ["a"]), ["a": 1]) == .notMeasured)
+        let check = StudyClaims.check(lower) { run, _ in SeedStatistic(values: run == "a" ? [1, 1.1, 0.9] : [10, 10.2, 9.8]) }
+        #expect(check.tests.count == 1 && check.tests[0].hasPrefix("a vs base: -9") && check.tests[0].contains("p = "))
+        let table = StudyClaims.markdown([check])
+        #expect(table.contains("| s | r | test MSE: a 1.00000 ± 0.10000; base 10.00000 ± 0.20000 |") && table.contains("**confirmed**"), "\(table)")
+    }
+
+    /// The shipped claims file reads, and every run it names is a run of the study file.
+    @Test func shippedClaimsNameStudyRuns() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        let claims = try StudyClaims.load(contentsOf: root + "/fixtures/claims.json")
+        #expect(claims.count >= 10 && Set(claims.map(\.id)).count == claims.count)
+        let study = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/fixtures/study.json"))) as! [String: Any]
+        let runs = Set((study["runs"] as! [[String: Any]]).map { $0["name"] as! String })
+        for claim in claims {
+            let named = claim.runs + [claim.baseline].compactMap { $0 } + (claim.among ?? [])
+            #expect(named.allSatisfy(runs.contains), "\(claim.id) names \(named.filter { !runs.contains($0) })")
+        }
+        #expect(throws: (any Error).self) { try StudyClaims.load(contentsOf: root + "/fixtures/study.json") }
+    }
+}
