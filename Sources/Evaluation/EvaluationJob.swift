@@ -23,6 +23,8 @@ public final class EvaluationJob {
         public var samplers: SamplerRequest = .only([.prior])
         /// Wait for another process that holds a run folder's lock (else fail at once, naming it).
         public var waitForLock = true
+        /// The importance-weighted log-likelihood's settings; nil skips it.
+        public var logLikelihood: LogLikelihoodSettings?
         /// How the gmm sampler is fitted; its seed is `seed`.
         public var mixtureFit: MixtureFitSettings { MixtureFitSettings(seed: seed) }
 
@@ -123,8 +125,9 @@ public final class EvaluationJob {
             throw EvaluationError.missingCheckpoint(folder.checkpoint)
         }
         let network = options.generation == nil ? nil : try featureNetwork()
-        let settings = EvaluationSettings(seed: options.seed, gridSize: 8, scale: options.scale, dataChecksum: try checksum(),
+        var settings = EvaluationSettings(seed: options.seed, gridSize: 8, scale: options.scale, dataChecksum: try checksum(),
                                           generation: options.generation, featureNetworkSHA256: network?.sha256)
+        settings.logLikelihood = options.logLikelihood
         let cacheDirectory = options.cacheDirectory ?? RunEvaluation.defaultCacheDirectory(for: folder)
         return try RunEvaluation.evaluate(folder, testSet: testSet, settings: settings, samplers: options.samplers,
                                           mixtureFit: options.mixtureFit, trainingSet: trainingSet, featureNetwork: network,

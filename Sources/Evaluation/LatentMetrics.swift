@@ -1,4 +1,5 @@
 import Autodiff
+import Datasets
 import Foundation
 import Models
 
@@ -17,8 +18,51 @@ public struct LogLikelihoodEstimate: Codable, Equatable, Sendable {
     public var seed: UInt64
 }
 
+/// How the importance-weighted log-likelihood is estimated (`vae-eval --log-likelihood`): `samples` draws per image
+/// on the first `images` test images, from `SeededGenerator(seed)`.
+public struct LogLikelihoodSettings: Codable, Equatable, Sendable {
+    public var samples: Int
+    public var images: Int
+    public var seed: UInt64
+
+    public init(samples: Int = 5000, images: Int = 1000, seed: UInt64 = 0) {
+        self.samples = samples; self.images = images; self.seed = seed
+    }
+}
+
+/// The `latent` section of results.json: latent usage and, when asked for, the log-likelihood estimate.
+public struct LatentResults: Codable, Equatable, Sendable {
+    /// Dimensions with Cov_x(E_q[z_u|x]) > `activityThreshold` over the test set.
+    public var activeUnits: Int
+    public var latentSize: Int
+    public var activityThreshold: Double
+    /// Cov_x(E_q[z_u|x]) per dimension.
+    public var unitVariances: [Double]
+    /// The IWAE estimate (models with tractable densities, `--log-likelihood`); nil otherwise.
+    public var logLikelihood: LogLikelihoodEstimate?
+}
+
 /// Latent-space figures of a model on a set of images.
 public enum LatentMetrics {
+    /// Active units of a continuous-latent model on `test`, and its log-likelihood estimate when `likelihood` is set
+    /// and the model has tractable densities; nil for other models (vq_vae's codes are discrete).
+    public static func results(for model: any GenerativeModel, test: MNISTSplit, likelihood: LogLikelihoodSettings?,
+                               log: (String) -> Void = { _ in }) -> LatentResults? {
+        guard let continuous = model as? any ContinuousLatentModel else { return nil }
+        let threshold = 0.01
+        let (active, variances) = activeUnits(continuous, images: test.images, count: test.count, threshold: threshold)
+        var estimate: LogLikelihoodEstimate?
+        if let likelihood, let weighted = model as? any ImportanceWeightedModel {
+            let start = Date()
+            let count = min(likelihood.images, test.count)
+            estimate = logLikelihood(weighted, images: test.images, count: count, samples: likelihood.samples, seed: likelihood.seed)
+            log(String(format: "log-likelihood (IWAE, k = %d, %d test images): %.2f ± %.2f nats, %.1f s", likelihood.samples,
+                       count, estimate!.meanNats, estimate!.standardError, Date().timeIntervalSince(start)))
+        }
+        return LatentResults(activeUnits: active, latentSize: variances.count, activityThreshold: threshold,
+                             unitVariances: variances, logLikelihood: estimate)
+    }
+
     /// The IWAE estimate of log p(x) over the first `count` images of `images` [*, imageSize], `samples` draws per
     /// image, from `SeededGenerator(seed)`; images are scored a few at a time so that one product has about
     /// `rowsPerBatch` rows. Deterministic for a given seed, batch plan and thread count-independent products.

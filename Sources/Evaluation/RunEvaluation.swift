@@ -28,6 +28,9 @@ public struct EvaluationResults: Codable, Equatable, Sendable {
     /// samples, the cost of fitting it and its 8 x 8 sample sheet. Nil without generation metrics, and in results
     /// written before samplers existed.
     public var samplers: [String: SamplerResults]?
+    /// Active units and, with `--log-likelihood`, the importance-weighted log-likelihood; nil for discrete-latent
+    /// models and in results written before it existed.
+    public var latent: LatentResults?
 }
 
 /// One sampler's entry in `EvaluationResults.samplers`.
@@ -63,6 +66,8 @@ public struct EvaluationSettings: Codable, Equatable, Sendable {
     /// SHA-256 of the run's `code-prior.safetensors` when "learned" is among `samplers` (a retrained prior
     /// invalidates the stored results).
     public var codePriorSHA256: String?
+    /// How the log-likelihood was estimated; nil when it was not.
+    public var logLikelihood: LogLikelihoodSettings?
 
     public init(seed: UInt64, gridSize: Int = 8, scale: Int = 1, dataChecksum: String,
                 generation: GenerationSettings? = nil, featureNetworkSHA256: String? = nil) {
@@ -158,6 +163,7 @@ public enum RunEvaluation {
         guard let stored = storedResults(folder), stored.checkpointSHA256 == checkpointSHA256, let old = stored.settings,
               old.seed == settings.seed, old.gridSize == settings.gridSize, old.scale == settings.scale,
               old.dataChecksum == settings.dataChecksum,
+              settings.logLikelihood == nil || (old.logLikelihood == settings.logLikelihood && stored.latent?.logLikelihood != nil),
               sheetBelongs(folder.samples, to: checkpointSHA256)
         else { return nil }
         if let generation = settings.generation {
@@ -272,6 +278,7 @@ public enum RunEvaluation {
         try writeSheet(prior, model: model, settings: settings, checkpointSHA256: checkpointSHA256, to: folder.samples)
         let testImages = Tensor(shape: [testSet.count, testSet.pixelsPerImage], data: testSet.images)
         let diagnostics = model.diagnostics(images: testImages, labels: testSet.labels)
+        let latent = LatentMetrics.results(for: model, test: testSet, likelihood: settings.logLikelihood, log: log)
         var samplerResults: [String: SamplerResults]?
         if let generationSettings = settings.generation {
             guard let featureNetwork, let reference else {
@@ -307,10 +314,17 @@ public enum RunEvaluation {
             trainingEpochs: checkpoint.training.completedEpochs, trainingSeconds: checkpoint.training.wallSeconds,
             reconstruction: metrics, evaluationSeed: seed, samplesImage: "samples.png",
             settings: settings, generation: samplerResults?[SamplerKind.prior.rawValue]?.generation,
-            diagnostics: diagnostics, samplers: samplerResults)
+            diagnostics: diagnostics, samplers: samplerResults, latent: latent)
         let currentPrior = FileManager.default.fileExists(atPath: folder.codePrior)
             ? (try? SafeTensorsArchive.readFile(folder.codePrior)).map(SHA256.hexDigest(of:)) : nil
-        let results = merged(computed, with: storedResults(folder), folder: folder, codePriorSHA256: currentPrior)
+        let stored = storedResults(folder)
+        var results = merged(computed, with: stored, folder: folder, codePriorSHA256: currentPrior)
+        // A log-likelihood this evaluation did not ask for stays while it belongs to this checkpoint.
+        if results.latent != nil, results.latent?.logLikelihood == nil, let stored, stored.checkpointSHA256 == checkpointSHA256,
+           let kept = stored.latent?.logLikelihood {
+            results.latent?.logLikelihood = kept
+            results.settings?.logLikelihood = stored.settings?.logLikelihood
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(results), to: folder.results)

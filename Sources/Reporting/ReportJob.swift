@@ -86,8 +86,10 @@ public struct ReportJob {
             extra.append(("KL per latent dimension", "kl-per-dimension.png"))
         }
         let network = entries.compactMap { $0.results.generation }.first
+        let claims = try ToolkitAssets.locate(StudyClaims.assetName).path.map { try StudyClaims.load(contentsOf: $0) } ?? []
         let report = StudyReport(entries: entries, title: study?.title ?? "VAE runs in \(runsDirectory)",
-                                 featureNetworkDescription: network.map { "the shipped MNIST LeNet, \($0.featureLayer)" } ?? "no feature network")
+                                 featureNetworkDescription: network.map { "the shipped MNIST LeNet, \($0.featureLayer)" } ?? "no feature network",
+                                 claims: claims)
         try report.write(notebookPath: notebookPath, figures: figuresDirectory, extraFigures: extra, sheets: sheets)
         log("wrote \(notebookPath) and its figures in \(figuresDirectory)")
         return report

@@ -79,6 +79,9 @@ public struct ClaimCheck: Sendable {
 public enum StudyClaims {
     struct File: Codable { var claims: [StudyClaim] }
 
+    /// The shipped claims file, found like the other assets (`ToolkitAssets`).
+    public static let assetName = "claims.json"
+
     public static func load(contentsOf path: String) throws -> [StudyClaim] {
         do {
             return try JSONDecoder().decode(File.self, from: Data(contentsOf: URL(fileURLWithPath: path))).claims

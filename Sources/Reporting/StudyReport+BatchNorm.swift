@@ -7,16 +7,8 @@ extension StudyReport {
     /// seconds per epoch (a seed's training wall time over its epochs).
     var batchNormTests: [(run: String, baseline: String, tests: BatchNormClaim.PairTests)] {
         let groups = seedGroups
-        let byFolder = entriesByFolder
         let samplers = SeedAggregation.orderedSamplers(groups.flatMap(\.fid.keys))
         func group(_ run: String) -> SeedGroup? { Self.group(run, in: groups) }
-        func secondsPerEpoch(_ g: SeedGroup) -> SeedStatistic? {
-            let values = g.members.compactMap { member -> Double? in
-                guard let t = byFolder[member.folderName]?.training, t.completedEpochs > 0 else { return nil }
-                return t.wallSeconds / Double(t.completedEpochs)
-            }
-            return values.count == g.members.count && !values.isEmpty ? SeedStatistic(values: values) : nil
-        }
         return BatchNormClaim.pairs.compactMap { pair in
             guard let run = group(pair.run), let baseline = group(pair.baseline) else { return nil }
             var quality = [SeedComparison(metric: "test MSE", first: run.run, run.mse, second: baseline.run, baseline.mse)]
@@ -29,6 +21,16 @@ extension StudyReport {
             }
             return (pair.run, pair.baseline, BatchNormClaim.PairTests(quality: quality, secondsPerEpoch: speed))
         }
+    }
+
+    /// Seconds per epoch of each seed of `g` (its training wall time over its epochs); nil unless every seed has one.
+    func secondsPerEpoch(_ g: SeedGroup) -> SeedStatistic? {
+        let byFolder = entriesByFolder
+        let values = g.members.compactMap { member -> Double? in
+            guard let t = byFolder[member.folderName]?.training, t.completedEpochs > 0 else { return nil }
+            return t.wallSeconds / Double(t.completedEpochs)
+        }
+        return values.count == g.members.count && !values.isEmpty ? SeedStatistic(values: values) : nil
     }
 
     /// The section, or nil when no batch-norm run is in the report.

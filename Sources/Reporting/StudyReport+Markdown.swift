@@ -12,8 +12,10 @@ extension StudyReport {
         md += settingsSection + (seeded ? seedSettings : "") + "\n"
         md += "## Results\n\n" + (seeded ? seedTable : table) + "\n"
         if let samplers = samplerTable { md += "## Samplers\n\n" + samplers + "\n" }
+        if let latent = latentSection { md += latent + "\n" }
         md += seedComparisonSection + "\n"
         if let batchNorm = batchNormSection { md += batchNorm + "\n" }
+        if let claims = claimsSection { md += claims + "\n" }
         md += "## Analysis\n\n" + (seeded ? seedAnalysis : analysis) + "\n"
         md += "## Plots\n\n"
         md += "![MSE vs FID tradeoff](\(figuresLink)/tradeoff.png)\n\n"

@@ -26,11 +26,14 @@ public struct StudyReport {
     public var title: String
     /// What the FID is computed with, for plot titles and the text.
     public var featureNetworkDescription: String
+    /// The reference study's claims to check (`fixtures/claims.json`); none: no claims section.
+    public var claims: [StudyClaim]
 
-    public init(entries: [ReportEntry], title: String, featureNetworkDescription: String) {
+    public init(entries: [ReportEntry], title: String, featureNetworkDescription: String, claims: [StudyClaim] = []) {
         self.entries = entries
         self.title = title
         self.featureNetworkDescription = featureNetworkDescription
+        self.claims = claims
     }
 
     /// Indices (into `entries`) of the runs on the MSE-FID Pareto front.

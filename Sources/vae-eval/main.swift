@@ -53,6 +53,24 @@ struct FeatureOptions: ParsableArguments {
     }
 }
 
+/// The importance-weighted log-likelihood (IWAE bound), shared by `vae-eval RUN` and `vae-eval report`.
+struct LikelihoodOptions: ParsableArguments {
+    @Flag(help: "Also estimate the test log-likelihood by importance sampling (IWAE bound; Gaussian VAEs and gm_vae).")
+    var logLikelihood = false
+    @Option(parsing: .unconditional, help: "Importance samples per image for --log-likelihood.") var llSamples: Int = 5000
+    @Option(parsing: .unconditional, help: "Test images (the first N) for --log-likelihood.") var llImages: Int = 1000
+
+    func validate() throws {
+        guard llSamples >= 1 else { throw ValidationError("--ll-samples must be >= 1, got \(llSamples)") }
+        guard llImages >= 2 else { throw ValidationError("--ll-images must be >= 2 (a standard error needs two), got \(llImages)") }
+    }
+
+    /// The settings, nil without --log-likelihood; its seed is the evaluation's.
+    func settings(seed: UInt64) -> LogLikelihoodSettings? {
+        logLikelihood ? LogLikelihoodSettings(samples: llSamples, images: llImages, seed: seed) : nil
+    }
+}
+
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate one run (the default command).")
 
@@ -68,6 +86,7 @@ struct Evaluate: ParsableCommand {
             help: "Where samples come from: prior (the model's own), gmm (a Gaussian mixture fitted to the encoder means of the training images, cached in the run folder), learned (vq_vae's autoregressive code prior from 'vae-train prior'), or all that apply; repeatable or a comma list.")
     var samplers: [String] = []
     @OptionGroup var features: FeatureOptions
+    @OptionGroup var likelihood: LikelihoodOptions
 
     func validate() throws {
         guard scale >= 1 && scale <= 16 else { throw ValidationError("--scale must be in 1...16, got \(scale)") }
@@ -83,11 +102,12 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         BLASRuntime.threadCount = features.threads
         let folder = RunFolder(runOrCheckpoint: runPath)
-        let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: scale, generation: noFid ? nil
+        var options = features.jobOptions(seed: seed, scale: scale, generation: noFid ? nil
             : GenerationSettings(samples: fidSamples, draws: fidDraws, seed: seed,
                                  kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize), force: force,
-            samplers: try SamplerRequest.parse(samplers), noWait: noWait),
-            log: logLine)
+            samplers: try SamplerRequest.parse(samplers), noWait: noWait)
+        options.logLikelihood = likelihood.settings(seed: seed)
+        let job = EvaluationJob(options: options, log: logLine)
         let (results, reused) = try job.evaluate(folder)
         if reused {
             logLine("results: cached (checkpoint \(results.checkpointSHA256.prefix(12)) and settings unchanged; --force recomputes)")
@@ -109,6 +129,13 @@ struct Evaluate: ParsableCommand {
             + String(format: "%.1f s)", r.trainingSeconds))
         row("test MSE", String(format: "%.5f", r.reconstruction.meanSquaredError))
         row("-ELBO (nats)", r.reconstruction.negativeELBO.map { String(format: "%.2f", $0) } ?? "n/a")
+        if let latent = r.latent {
+            if let ll = latent.logLikelihood {
+                row("log p(x)", String(format: "%.2f ± %.2f nats (IWAE, k = %d, %@)", ll.meanNats, ll.standardError,
+                                       ll.samples, ll.images.counted("test image")))
+            }
+            row("active units", "\(latent.activeUnits) of \(latent.latentSize) (Cov_x E[z|x] > \(latent.activityThreshold))")
+        }
         guard let g = r.generation else { return }
         if g.fid.values.count == 1 {
             row("FID", String(format: "%.3f", g.fid.mean) + " (1 draw of \(g.settings.samples.counted("sample")))")
@@ -164,6 +191,7 @@ struct Report: ParsableCommand {
     @Option(help: "Task list: seeds 1...N of each run (as vae-train sweep --seeds).") var seeds: Int?
     @Option(help: "Task list: comma-separated run names (as vae-train sweep --only).") var only: String?
     @OptionGroup var features: FeatureOptions
+    @OptionGroup var likelihood: LikelihoodOptions
 
     func validate() throws {
         guard scale >= 1 && scale <= 8 else { throw ValidationError("--scale must be in 1...8, got \(scale)") }
@@ -200,6 +228,7 @@ struct Report: ParsableCommand {
         var options = features.jobOptions(seed: seed, scale: 1, generation: generation, force: force,
                                           samplers: .all, noWait: noWait)
         options.storedOnly = noEvaluate
+        options.logLikelihood = likelihood.settings(seed: seed)
         let job = EvaluationJob(options: options, log: logLine)
         let report = ReportJob(runsDirectory: runsDirectory, notebookPath: notebook ?? root + "/notebooks-md/study-results.md",
                                study: loadedStudy, scale: scale)

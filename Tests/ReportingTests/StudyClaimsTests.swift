@@ -1,5 +1,6 @@
 import Foundation
-import Reporting
+@testable import Evaluation
+@testable import Reporting
 import Testing
 
 /// The claims table's verdicts follow from the per-seed values: synthetic statistics with known answers.
@@ -67,5 +68,42 @@ import Testing
             #expect(named.allSatisfy(runs.contains), "\(claim.id) names \(named.filter { !runs.contains($0) })")
         }
         #expect(throws: (any Error).self) { try StudyClaims.load(contentsOf: root + "/fixtures/study.json") }
+    }
+}
+
+/// The notebook's claims and latent sections, from hand-made results of three seeds.
+@Suite struct ClaimsSectionTests {
+    @Test func notebookStatesEachClaimAndTheLatentTable() throws {
+        func results(_ folder: String, mse: Double, fid: Double, ll: Double?, active: Int) -> (folder: String, results: EvaluationResults) {
+            var r = handMadeResults(folder, mse: mse, fid: [fid, fid + 1])
+            r.latent = LatentResults(activeUnits: active, latentSize: 20, activityThreshold: 0.01,
+                                     unitVariances: [Double](repeating: 0.5, count: 20),
+                                     logLikelihood: ll.map { LogLikelihoodEstimate(meanNats: $0, standardError: 0.5, images: 100, samples: 50, seed: 0) })
+            return (folder, r)
+        }
+        var runs: [(folder: String, results: EvaluationResults)] = []
+        for seed in 1...3 {
+            let d = Double(seed)
+            runs.append(results("vae_std_z20-s\(seed)", mse: 0.0100 + 0.0001 * d, fid: 400 + d, ll: -90 - d, active: 15))
+            runs.append(results("vae_std_z20_res-s\(seed)", mse: 0.0101 + 0.0001 * d, fid: 380 + d, ll: -88 - d, active: 16))
+        }
+        let claims = [
+            StudyClaim(id: "res", statement: "Residual connections improve FID", kind: .lower, metric: .fid,
+                       runs: ["vae_std_z20_res"], baseline: "vae_std_z20", reference: "64.45 and below"),
+            StudyClaim(id: "vq", statement: "VQ-VAE needs more epochs", kind: .moreEpochs, metric: .fid, runs: ["vq_vae"],
+                       reference: "unstable"),
+        ]
+        let report = StudyReport(entries: SeededReportTests.entries(runs), title: "c", featureNetworkDescription: "L", claims: claims)
+        let md = report.markdown(figuresLink: "f")
+        #expect(md.contains("## The reference study's claims"))
+        let residual = try #require(md.split(separator: "\n").first { $0.hasPrefix("| Residual connections improve FID |") })
+        #expect(residual.hasSuffix("| **confirmed** |") && residual.contains("vae_std_z20_res 382.5 ± 1.0"), "\(residual)")
+        #expect(md.contains("| VQ-VAE needs more epochs | unstable |") && md.contains("**not measured**"))
+        #expect(md.contains("1 confirmed, 1 not measured (of the claims file's 2)."))
+        let latent = try #require(md.split(separator: "\n").first { $0.hasPrefix("| vae_std_z20_res | 3 |") && $0.contains("of 20") })
+        #expect(latent.contains("−90.00 ± 1.00") || latent.contains("-90.00 ± 1.00"), "\(latent)")
+        #expect(md.contains("k = 50 samples per image on the first 100 test images"))
+        #expect(!StudyReport(entries: SeededReportTests.entries(runs), title: "c", featureNetworkDescription: "L")
+            .markdown(figuresLink: "f").contains("## The reference study's claims"))
     }
 }
