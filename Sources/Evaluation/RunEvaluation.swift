@@ -5,77 +5,6 @@ import Imaging
 import Models
 import Storage
 
-/// Everything `vae-eval` measured for one run; written as `results.json` next to the checkpoint.
-public struct EvaluationResults: Codable, Equatable, Sendable {
-    public var run: String
-    public var modelKind: String
-    public var checkpointSHA256: String
-    public var parameterCount: Int
-    public var trainingEpochs: Int
-    public var trainingSeconds: Double
-    public var reconstruction: ReconstructionMetrics
-    public var evaluationSeed: UInt64
-    public var samplesImage: String
-    /// Everything besides the checkpoint that the figures depend on; with `checkpointSHA256` the key of
-    /// the evaluation cache. Nil in results written before it existed (never reused).
-    public var settings: EvaluationSettings?
-    /// FID (mean +- std over draws), KID, precision/recall and class statistics of samples from the model's prior
-    /// (the same as `samplers["prior"]?.generation`); nil when skipped or when the prior sampler was not asked for.
-    public var generation: GenerationMetrics?
-    /// The model's own figures on the test set (`GenerativeModel.diagnostics(images:labels:)`).
-    public var diagnostics: [String: Double]?
-    /// Per evaluated sampler, keyed by its `SamplerKind` name ("prior", "gmm"): the generation metrics of its
-    /// samples, the cost of fitting it and its 8 x 8 sample sheet. Nil without generation metrics, and in results
-    /// written before samplers existed.
-    public var samplers: [String: SamplerResults]?
-    /// Active units and, with `--log-likelihood`, the importance-weighted log-likelihood; nil for discrete-latent
-    /// models and in results written before it existed.
-    public var latent: LatentResults?
-}
-
-/// One sampler's entry in `EvaluationResults.samplers`.
-public struct SamplerResults: Codable, Equatable, Sendable {
-    /// FID (mean +- std over draws) and the other metrics of its samples, with the same settings as the prior's.
-    public var generation: GenerationMetrics
-    /// Wall seconds its fit took when it was computed (encoding the training set and EM for gmm); 0 for the prior.
-    public var fitSeconds: Double
-    /// File name of its 8 x 8 sample sheet in the run folder (`samples.png` for the prior, `samples-<name>.png`).
-    public var samplesImage: String
-
-    public init(generation: GenerationMetrics, fitSeconds: Double, samplesImage: String) {
-        self.generation = generation; self.fitSeconds = fitSeconds; self.samplesImage = samplesImage
-    }
-}
-
-/// The settings of one evaluation (see `EvaluationResults.settings`).
-public struct EvaluationSettings: Codable, Equatable, Sendable {
-    public var seed: UInt64
-    public var gridSize: Int
-    public var scale: Int
-    /// `MNIST.checksumOfFiles` of the data folder.
-    public var dataChecksum: String
-    /// Nil when the generation metrics are not computed.
-    public var generation: GenerationSettings?
-    /// SHA-256 of the feature-network file (nil without generation metrics).
-    public var featureNetworkSHA256: String?
-    /// The samplers evaluated for this run (`SamplerKind` names, declaration order); set by `RunEvaluation.evaluate`
-    /// from its request and the model. Nil without generation metrics and in results written before samplers existed.
-    public var samplers: [String]?
-    /// The gmm sampler's fit settings when "gmm" is among `samplers`.
-    public var mixtureFit: MixtureFitSettings?
-    /// SHA-256 of the run's `code-prior.safetensors` when "learned" is among `samplers` (a retrained prior
-    /// invalidates the stored results).
-    public var codePriorSHA256: String?
-    /// How the log-likelihood was estimated; nil when it was not.
-    public var logLikelihood: LogLikelihoodSettings?
-
-    public init(seed: UInt64, gridSize: Int = 8, scale: Int = 1, dataChecksum: String,
-                generation: GenerationSettings? = nil, featureNetworkSHA256: String? = nil) {
-        self.seed = seed; self.gridSize = gridSize; self.scale = scale; self.dataChecksum = dataChecksum
-        self.generation = generation; self.featureNetworkSHA256 = featureNetworkSHA256
-    }
-}
-
 /// Where a run lives on disk: `<folder>/checkpoint.safetensors`, `results.json`, `samples.png`, `train-log.jsonl`.
 public struct RunFolder: Sendable {
     public let path: String
@@ -224,7 +153,6 @@ public enum RunEvaluation {
         settings.samplers = SamplerKind.allCases.map(\.rawValue).filter { all[$0] != nil }
         var result = new
         result.samplers = all
-        result.generation = all[SamplerKind.prior.rawValue]?.generation
         result.settings = settings
         return result
     }
@@ -313,8 +241,7 @@ public enum RunEvaluation {
             checkpointSHA256: checkpointSHA256, parameterCount: model.parameterCount,
             trainingEpochs: checkpoint.training.completedEpochs, trainingSeconds: checkpoint.training.wallSeconds,
             reconstruction: metrics, evaluationSeed: seed, samplesImage: "samples.png",
-            settings: settings, generation: samplerResults?[SamplerKind.prior.rawValue]?.generation,
-            diagnostics: diagnostics, samplers: samplerResults, latent: latent)
+            settings: settings, diagnostics: diagnostics, samplers: samplerResults, latent: latent)
         let currentPrior = FileManager.default.fileExists(atPath: folder.codePrior)
             ? (try? SafeTensorsArchive.readFile(folder.codePrior)).map(SHA256.hexDigest(of:)) : nil
         let stored = storedResults(folder)
@@ -325,9 +252,7 @@ public enum RunEvaluation {
             results.latent?.logLikelihood = kept
             results.settings?.logLikelihood = stored.settings?.logLikelihood
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(results), to: folder.results)
+        try AtomicFile.write(try StableJSON.encode(results), to: folder.results)
         return (results, false)
     }
 

@@ -64,8 +64,8 @@ public struct StudyReport {
                  logScaleY: true)
     }
 
-    /// Writes the plots (PNG, SVG, PDF) into `figures` and the notebook to `notebookPath`; figure links in
-    /// the notebook are relative to the notebook's folder.
+    /// Writes the plots (PNG, SVG, PDF) into `figures`, the notebook to `notebookPath` and the study as a tidy CSV
+    /// beside it (`csvPath`); figure links in the notebook are relative to the notebook's folder.
     public func write(notebookPath: String, figures: String, extraFigures: [(title: String, file: String)] = [],
                       sheets: [String: [(title: String, file: String)]] = [:]) throws {
         try FileManager.default.createDirectory(atPath: figures, withIntermediateDirectories: true)
@@ -81,6 +81,12 @@ public struct StudyReport {
         let notebookFolder = URL(fileURLWithPath: notebookPath).deletingLastPathComponent().standardizedFileURL.path
         let relative = Self.relativePath(from: notebookFolder, to: URL(fileURLWithPath: figures).standardizedFileURL.path)
         try AtomicFile.write(markdown(figuresLink: relative, extraFigures: extraFigures, sheets: sheets), to: notebookPath)
+        try AtomicFile.write(tidyCSV, to: Self.csvPath(notebookPath: notebookPath))
+    }
+
+    /// The tidy CSV beside the notebook: `study-results.md` -> `study-results.csv`.
+    public static func csvPath(notebookPath: String) -> String {
+        URL(fileURLWithPath: notebookPath).deletingPathExtension().path + ".csv"
     }
 
     private func writePlot(_ bytes: [UInt8], to path: String) throws {

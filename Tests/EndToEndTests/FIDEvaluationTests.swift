@@ -20,7 +20,7 @@ import Testing
         #expect(first.stderr.contains("computed and cached"), "stderr: \(first.stderr)")
         #expect(first.stdout.contains("FID") && first.stdout.contains("precision"), "stdout: \(first.stdout)")
         let results = try Self.json(run + "/results.json")
-        let generation = try #require(results["generation"] as? [String: Any])
+        let generation = try #require(TinyTrainedRun.priorGeneration(results))
         let settings = try #require(generation["settings"] as? [String: Any])
         #expect(settings["samples"] as? Int == 200 && settings["draws"] as? Int == 2 && settings["seed"] as? Int == 0)
         #expect((generation["featureNetworkSHA256"] as? String)?.count == 64)

@@ -34,7 +34,7 @@ import Testing
                                     + RunFolderSafetyTests.smallFID, in: work)
         #expect(evaluate.status == 0, "\(evaluate.stderr)")
         let results = try TinyTrainedRun.json(work + "/out/runs/vae_std_z20/results.json")
-        let generation = try #require(results["generation"] as? [String: Any])
+        let generation = try #require(TinyTrainedRun.priorGeneration(results))
         #expect(generation["featureNetworkSHA256"] as? String == (try RunFolderSafetyTests.sha(installedNetwork)))
         // The study file: a sweep of one run (already finished, skipped) and vae-bench's --study.
         let sweep = try Self.run(prefix + "/bin/vae-train", ["sweep", "--only", "vae_std_z20", "--data", "mnist"], in: work)

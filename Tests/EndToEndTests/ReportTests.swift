@@ -21,10 +21,14 @@ import Testing
         let report = try Executables.run("vae-eval", ["report"] + arguments)
         #expect(report.status == 0, "report failed: \(report.stderr)")
         let text = try String(contentsOfFile: notebook, encoding: .utf8)
+        // The tidy CSV beside it, and the claims table from the shipped claims file.
+        let csv = try String(contentsOfFile: folder.path + "/notebooks/study-results.csv", encoding: .utf8)
+        #expect(csv.hasPrefix("run,seed,folder,sampler,features,metric,value\n") && csv.contains("\nvae_std_z20,,vae_std_z20,prior,lenet,fid,"))
+        #expect(text.contains("## The reference study's claims") && text.contains("| Higher beta gives a worse MSE |"))
 
         // One table row per run, with the MSE from its results.json and the study's reference MSE.
         for (run, reference) in [("vae_std_z20", "0.0144"), ("beta_vae_4", "0.0272")] {
-            let results = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/runs/\(run)/results.json"))) as! [String: Any]
+            let results = try TinyTrainedRun.json(out + "/runs/\(run)/results.json")
             let mse = (results["reconstruction"] as! [String: Any])["meanSquaredError"] as! Double
             let row = text.split(separator: "\n").first { $0.hasPrefix("| \(run) |") || $0.hasPrefix("| **\(run)** |") }
             let cells = try #require(row, "no table row for \(run)").split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }

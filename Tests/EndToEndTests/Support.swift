@@ -106,8 +106,23 @@ struct TinyTrainedRun {
         var description: String { "vae-train failed: \(stderr)" }
     }
 
-    /// A JSON file's top-level object.
+    /// A JSON file's top-level object. A `results.json` is first validated against fixtures/results.schema.json
+    /// (`scripts/validate-results`, Python's jsonschema), so every results file a test reads is checked against it.
     static func json(_ path: String) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        if path.hasSuffix("results.json") {
+            let check = try Executables.run(at: "/usr/bin/env", ["python3", Programs.repositoryRoot + "/scripts/validate-results", path])
+            guard check.status == 0 else { throw SchemaViolation(report: check.stdout + check.stderr) }
+        }
+        return try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+    }
+
+    struct SchemaViolation: Error, CustomStringConvertible {
+        let report: String
+        var description: String { "results.json does not match fixtures/results.schema.json: \(report)" }
+    }
+
+    /// The prior sampler's generation metrics of a results.json object (`samplers.prior.generation`).
+    static func priorGeneration(_ results: [String: Any]) -> [String: Any]? {
+        ((results["samplers"] as? [String: Any])?["prior"] as? [String: Any])?["generation"] as? [String: Any]
     }
 }

@@ -27,7 +27,7 @@ import Testing
 
         let eval = try Executables.run("vae-eval", [run, "--data", data, "--threads", "1", "--fid-samples", "200", "--fid-draws", "2"])
         #expect(eval.status == 0, "vae-eval failed: \(eval.stderr)")
-        let results = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/results.json"))) as! [String: Any]
+        let results = try TinyTrainedRun.json(run + "/results.json")
         let reconstruction = results["reconstruction"] as! [String: Any]
         let mse = reconstruction["meanSquaredError"] as! Double
         #expect(mse.isFinite && mse > 0 && mse < 0.25, "MSE \(mse)")

@@ -107,3 +107,24 @@ import Testing
             .markdown(figuresLink: "f").contains("## The reference study's claims"))
     }
 }
+
+/// The tidy CSV: one observation per row, a header, seeds and samplers in their columns.
+@Suite struct TidyCSVTests {
+    @Test func oneObservationPerRow() throws {
+        let runs = [("vae_std_z20-s1", handMadeResults("vae_std_z20-s1", mse: 0.01, fid: [400, 402])),
+                    ("vae_std_z20-s2", handMadeResults("vae_std_z20-s2", mse: 0.02, fid: [410])),
+                    ("wae", handMadeResults("wae", mse: 0.009, fid: nil))]
+        let csv = StudyReport(entries: SeededReportTests.entries(runs), title: "t", featureNetworkDescription: "L").tidyCSV
+        let rows = csv.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        #expect(rows[0] == ["run", "seed", "folder", "sampler", "features", "metric", "value"])
+        #expect(rows.dropFirst().allSatisfy { $0.count == 7 })
+        #expect(rows.contains(["vae_std_z20", "1", "vae_std_z20-s1", "prior", "lenet", "fid", "401.0"]))
+        #expect(rows.contains(["vae_std_z20", "2", "vae_std_z20-s2", "", "", "test_mse", "0.02"]))
+        #expect(rows.contains(["wae", "", "wae", "", "", "test_mse", "0.009"]))
+        // One draw: no draw spread; no generation metrics for wae.
+        #expect(!rows.contains { $0[2] == "vae_std_z20-s2" && $0[5] == "fid_draw_std" })
+        #expect(rows.contains { $0[2] == "vae_std_z20-s1" && $0[5] == "fid_draw_std" })
+        #expect(!rows.contains { $0[0] == "wae" && $0[5] == "fid" })
+        #expect(StudyReport.csvField("a,b") == "\"a,b\"" && StudyReport.csvField("q\"") == "\"q\"\"\"")
+    }
+}
