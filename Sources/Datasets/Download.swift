@@ -66,7 +66,7 @@ public struct MNISTDownloader: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw DatasetError.cannotWrite(path: directory, reason: error.localizedDescription)
+            throw DatasetError.cannotWrite(path: directory, reason: FileError.reason(of: error))
         }
         var fetched: [String] = []
         for name in expectedChecksums.keys.sorted() {

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Imaging
+import Storage
 
 /// A set of 28 x 28 grayscale images from outside the toolkit, for `vae-eval fid --images`.
 public struct ImageSet {
@@ -40,7 +41,7 @@ public enum ImageSetFile {
             head = [UInt8](handle.readData(ofLength: 6))
             try? handle.close()
         } catch {
-            throw EvaluationError.badImageSet(path: path, reason: "cannot read it (permission denied or not a regular file)")
+            throw EvaluationError.badImageSet(path: path, reason: "cannot read it (\(FileError.reason(of: error)))")
         }
         if NPY.hasMagic(head) { return try images(of: try NPY.read(contentsOf: path), path: path, format: "npy") }
         return try loadIDX(path)
@@ -90,7 +91,7 @@ public enum ImageSetFile {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.lowercased().hasSuffix(".png") }.sorted()
         } catch {
-            throw EvaluationError.badImageSet(path: path, reason: "cannot list the folder (permission denied?)")
+            throw EvaluationError.badImageSet(path: path, reason: "cannot list the folder (\(FileError.reason(of: error)))")
         }
         guard names.count >= 2 else {
             throw EvaluationError.badImageSet(path: path, reason: "the folder holds \(names.count) .png files, at least 2 are needed")

@@ -92,7 +92,7 @@ public enum ReferenceCache {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw FileError.cannotCreate(path: directory, reason: error.localizedDescription)
+            throw FileError.cannotCreate(path: directory, reason: FileError.reason(of: error))
         }
         var archive = SafeTensorsArchive()
         archive.set("features", floats: reference.features, shape: [reference.count, reference.dimension])

@@ -27,7 +27,8 @@ public enum RunFolderLockError: Error, CustomStringConvertible, Equatable {
 ///
 /// The kernel drops the lock when the holder exits, however it exits (a SIGKILL leaves no stale lock). Within one
 /// process the lock nests: taking it again for a folder this process already holds (a report evaluating a run)
-/// returns at once and counts; the file is unlocked when the last holder releases it. The lock file is never
+/// returns at once and counts; the file is unlocked when the last holder releases it. Nesting is per process, not
+/// per thread: threads of one process (`vae-train sweep --jobs`) must lock different folders. The lock file is never
 /// deleted while others may wait on it, except by `removeFolder(ifOnly:)`, which holders re-check against (a
 /// waiter that wakes on a deleted file takes the lock again on the current one).
 public final class RunFolderLock {

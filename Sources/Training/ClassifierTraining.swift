@@ -174,7 +174,7 @@ public enum ClassifierTraining {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw FileError.cannotCreate(path: folder, reason: error.localizedDescription)
+            throw FileError.cannotCreate(path: folder, reason: FileError.reason(of: error))
         }
         let (network, report) = try Self.train(train: train, test: test, settings: settings, dataChecksum: checksum,
                                                progress: progress)

@@ -80,7 +80,7 @@ public struct TrainingJob {
         AtomicFile.removeStaleTemporaries(for: logPath)
         let hasCheckpoint = FileManager.default.fileExists(atPath: checkpointPath)
         if hasCheckpoint, !resume, !force {
-            let finished = (try? Checkpoint.read(from: checkpointPath))?.training.isFinished ?? false
+            let finished = (try? Checkpoint.read(from: checkpointPath))?.training.isFinished
             throw TrainingError.wouldReplace(path: checkpointPath, finished: finished)
         }
         let trainer: Trainer

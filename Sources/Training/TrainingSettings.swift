@@ -34,7 +34,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case diverged(run: String, epoch: Int, batch: Int, what: String)
     case checkpointMismatch(path: String, reason: String)
     /// A new training would replace the checkpoint of an earlier one.
-    case wouldReplace(path: String, finished: Bool)
+    case wouldReplace(path: String, finished: Bool?)
     /// The training diverged before writing any checkpoint; `note` is the file that says so, if one was left.
     case divergedBeforeCheckpoint(run: String, epoch: Int, batch: Int, what: String, note: String?)
 
@@ -49,7 +49,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .checkpointMismatch(path, reason):
             return "cannot resume from \(path): \(reason)"
         case let .wouldReplace(path, finished):
-            return "\(path) already holds \(finished ? "a finished" : "an unfinished") run; pass --resume to continue it"
+            let what = finished.map { $0 ? "a finished run" : "an unfinished run" } ?? "a checkpoint"
+            return "\(path) already holds \(what); pass --resume to continue it"
                 + " or --force to replace it (--force deletes it with its results, sample sheets, sampler caches and code prior)"
         case let .divergedBeforeCheckpoint(run, epoch, batch, what, note):
             return "training of \(run) diverged at epoch \(epoch), batch \(batch): \(what); it wrote no checkpoint, "

@@ -213,6 +213,28 @@ func eventually(_ limit: Double = 120, _ condition: () -> Bool) -> Bool {
         #expect(try Data(contentsOf: URL(fileURLWithPath: run + "/results.json")) == before)
     }
 
+    @Test func twoSweepsAtOnceGiveTheCheckpointsOfOneSweep() throws {
+        let folder = TemporaryFolder()
+        let data = try BadInputTests.tinyData(folder)
+        let study = folder.path + "/study.json"
+        try Self.tinyStudy(runs: ["tiny_a", "tiny_b"], epochs: 2).write(toFile: study, atomically: true, encoding: .utf8)
+        let arguments = ["sweep", "--study", study, "--data", data, "--out"]
+        let a = try BackgroundCommand("vae-train", arguments + [folder.path + "/out"])
+        let b = try BackgroundCommand("vae-train", arguments + [folder.path + "/out"])
+        #expect(a.finish() == 0, "\(a.stderr)")
+        #expect(b.finish() == 0, "\(b.stderr)")
+        let alone = try Programs.product("vae-train", arguments + [folder.path + "/alone"])
+        #expect(alone.status == 0, "\(alone.stderr)")
+        for run in ["tiny_a", "tiny_b"] {
+            let together = try SafeTensorsArchive(contentsOf: folder.path + "/out/runs/\(run)/checkpoint.safetensors")
+            let single = try SafeTensorsArchive(contentsOf: folder.path + "/alone/runs/\(run)/checkpoint.safetensors")
+            #expect(together.tensorDataDigest() == single.tensorDataDigest(), "\(run): other tensors than one sweep's")
+            #expect(together.metadata["training"]?.contains("\"epoch\":2") == true)
+            #expect(try String(contentsOfFile: folder.path + "/out/runs/\(run)/train-log.jsonl", encoding: .utf8)
+                        .split(separator: "\n").count == 2)
+        }
+    }
+
     /// A study file of small MLP VAEs (hidden 32, z 4), batch 32, one thread.
     static func tinyStudy(runs: [String], epochs: Int) -> String {
         let entries = runs.map { name in
