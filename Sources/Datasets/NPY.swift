@@ -1,17 +1,21 @@
 import Foundation
 import Storage
 
-/// The values of a `.npy` array: the two element types the toolkit exchanges images in.
+/// The values of a `.npy` array: the two element types the toolkit exchanges images in, and float64 for
+/// statistics (pytorch-fid's `mu` and `sigma`).
 public enum NPYElements: Equatable, Sendable {
     /// `'|u1'`: unsigned bytes (pixels 0...255).
     case uint8([UInt8])
     /// `'<f4'`: little-endian Float32.
     case float32([Float])
+    /// `'<f8'`: little-endian Float64.
+    case float64([Double])
 
     public var count: Int {
         switch self {
         case .uint8(let v): return v.count
         case .float32(let v): return v.count
+        case .float64(let v): return v.count
         }
     }
 
@@ -20,6 +24,7 @@ public enum NPYElements: Equatable, Sendable {
         switch self {
         case .uint8: return "|u1"
         case .float32: return "<f4"
+        case .float64: return "<f8"
         }
     }
 }
@@ -48,8 +53,8 @@ public struct NPYError: Error, CustomStringConvertible, Equatable {
     public var description: String { "\(path) is not a .npy file this toolkit reads: \(reason)" }
 }
 
-/// A strict reader and writer of numpy's `.npy` format (versions 1.0, 2.0 and 3.0), for the two element
-/// types `'|u1'` and `'<f4'`, C order only.
+/// A strict reader and writer of numpy's `.npy` format (versions 1.0, 2.0 and 3.0), for the element
+/// types `'|u1'`, `'<f4'` and `'<f8'`, C order only.
 ///
 /// Layout: the magic `\x93NUMPY`, major and minor version bytes, the header length (UInt16 little-endian
 /// for version 1, UInt32 for 2 and 3), then the header: an ASCII Python dict literal with exactly the keys
@@ -93,7 +98,8 @@ public enum NPY {
         switch descr {
         case "|u1", "<u1": itemSize = 1
         case "<f4": itemSize = 4
-        default: throw fail("element type '\(descr)' is not supported (use '|u1' for bytes or '<f4' for float32)")
+        case "<f8": itemSize = 8
+        default: throw fail("element type '\(descr)' is not supported (use '|u1' for bytes, '<f4' for float32 or '<f8' for float64)")
         }
         var count = 1
         for size in shape {
@@ -107,6 +113,17 @@ public enum NPY {
         }
         if itemSize == 1 {
             return NPYArray(shape: shape, elements: .uint8(Array(bytes[dataStart...])))
+        }
+        if itemSize == 8 {
+            let values = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+                bytes.withUnsafeBytes { source in
+                    for i in 0..<count {
+                        buffer[i] = Double(bitPattern: UInt64(littleEndian: source.loadUnaligned(fromByteOffset: dataStart + 8 * i, as: UInt64.self)))
+                    }
+                }
+                initialized = count
+            }
+            return NPYArray(shape: shape, elements: .float64(values))
         }
         let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             bytes.withUnsafeBufferPointer { source in
@@ -213,6 +230,11 @@ public enum NPY {
             for v in values {
                 let b = v.bitPattern
                 bytes += [UInt8(b & 0xff), UInt8(b >> 8 & 0xff), UInt8(b >> 16 & 0xff), UInt8(b >> 24)]
+            }
+        case .float64(let values):
+            bytes.reserveCapacity(bytes.count + 8 * values.count)
+            for v in values {
+                withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 }
             }
         }
         return bytes

@@ -58,11 +58,18 @@ public enum ImageSetFile {
         case .uint8(let bytes):
             return ImageSet(images: unitFloats(bytes), count: count, format: "npy uint8")
         case .float32(let values):
-            if let index = values.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
-                throw EvaluationError.badImageSet(path: path, reason: "float32 value \(values[index]) at index \(index) is outside [0, 1] (float images must be pixels / 255)")
-            }
-            return ImageSet(images: values, count: count, format: "npy float32")
+            return try unitImages(values, count: count, type: "float32", path: path)
+        case .float64(let values):
+            return try unitImages(values.map { Float($0) }, count: count, type: "float64", path: path)
         }
+    }
+
+    /// Float images, which must already be pixels / 255.
+    private static func unitImages(_ values: [Float], count: Int, type: String, path: String) throws -> ImageSet {
+        if let index = values.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
+            throw EvaluationError.badImageSet(path: path, reason: "\(type) value \(values[index]) at index \(index) is outside [0, 1] (float images must be pixels / 255)")
+        }
+        return ImageSet(images: values, count: count, format: "npy \(type)")
     }
 
     static func loadPNGFolder(_ path: String) throws -> ImageSet {

@@ -38,3 +38,27 @@ import Testing
         }
     }
 }
+
+/// Replays the npz fuzz target's inputs (fuzz/regressions/npz, fuzz/corpus/npz: np.savez and np.savez_compressed
+/// seeds) through NPZ.decode. Seeds and `valid-*` files must decode and round-trip through NPZ.encode; any other
+/// regression file must be refused with a one-line error.
+@Suite struct NPZFuzzRegressionTests {
+    @Test func regressionsAndSeedsBehave() throws {
+        let folder = IDXFuzzRegressionTests.fuzzFolder
+        let regressions = IDXFuzzRegressionTests.files(folder + "/regressions/npz")
+        let seeds = IDXFuzzRegressionTests.files(folder + "/corpus/npz")
+        #expect(seeds.count >= 4)
+        for path in regressions + seeds {
+            // The .npy and .deflate seeds are read by the fuzz target as an entry and as deflate data, not as .npz.
+            let mustDecode = (seeds.contains(path) && path.hasSuffix(".npz")) || URL(fileURLWithPath: path).lastPathComponent.hasPrefix("valid-")
+            do {
+                let arrays = try NPZ.read(contentsOf: path)
+                #expect(mustDecode, "\(path) was accepted")
+                #expect(try NPZ.decode(NPZ.encode(arrays), source: path) == arrays)
+            } catch {
+                #expect(!mustDecode, "\(path) was refused: \(error)")
+                #expect(!"\(error)".contains("\n"))
+            }
+        }
+    }
+}

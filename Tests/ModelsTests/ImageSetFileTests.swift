@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", "'<f8'"),
+        ("{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", "'<i8'"),
         ("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", "'>f4'"),
         ("{'descr': '|u1', 'fortran_order': True, 'shape': (1,), }", "fortran_order"),
         ("{'descr': '|u1', 'fortran_order': False, 'shape': (-1,), }", "shape"),
