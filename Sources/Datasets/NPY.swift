@@ -50,7 +50,8 @@ public struct NPYError: Error, CustomStringConvertible, Equatable {
 
     public init(path: String, reason: String) { self.path = path; self.reason = reason }
 
-    public var description: String { "\(path) is not a .npy file this toolkit reads: \(reason)" }
+    /// One line: the reason may quote header text, whose control characters are escaped.
+    public var description: String { "\(path) is not a .npy file this toolkit reads: \(oneLine(reason))" }
 }
 
 /// A strict reader and writer of numpy's `.npy` format (versions 1.0, 2.0 and 3.0), for the element

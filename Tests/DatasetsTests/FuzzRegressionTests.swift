@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Storage
 import Testing
 
 /// Replays the IDX/gzip fuzz target's inputs (fuzz/regressions/idx: crashers and leaks kept after their fix;
@@ -58,6 +59,11 @@ import Testing
             } catch {
                 #expect(!mustDecode, "\(path) was refused: \(error)")
                 #expect(!"\(error)".contains("\n"))
+            }
+            // The fuzz target also reads each input as the one stored entry of an .npz file.
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            do { _ = try NPZ.decode(ZipArchive.stored([("x.npy", bytes)]), source: "wrapped") } catch {
+                #expect(!"\(error)".contains("\n"), "\(path) as an entry: \(error)")
             }
         }
     }
