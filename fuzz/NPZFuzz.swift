@@ -35,5 +35,6 @@ private func checkNPZ(_ bytes: [UInt8]) {
     guard !arrays.keys.contains("") else { return }  // an entry named ".npy": readable, but encode refuses empty keys
     let encoded = NPZ.encode(arrays)
     guard let again = try? NPZ.decode(encoded, source: "fuzz-roundtrip") else { fatalError("the encoding of accepted arrays is refused") }
-    guard again == arrays, NPZ.encode(again) == encoded else { fatalError("round trip changed the arrays") }
+    // Compared as bytes: NaN elements are not equal to themselves.
+    guard Set(again.keys) == Set(arrays.keys), NPZ.encode(again) == encoded else { fatalError("round trip changed the arrays") }
 }

@@ -291,10 +291,21 @@ public enum StateDict {
                 }
                 guard last < available else { throw invalid("reaches element \(last) of a storage of \(available)") }
             }
-            var output = [UInt8](repeating: 0, count: byteCount)
-            if count > 0 {
-                gather(from: data, base: (base + tensor.offset) * size, shape: tensor.shape, strides: tensor.strides.map { $0 &* size },
-                       elementSize: size, into: &output)
+            // Unchecked for an empty tensor, whose offset may be anything.
+            let start = count > 0 ? (base + tensor.offset) * size : 0
+            let rowMajor = zip(tensor.shape, tensor.strides).reversed().reduce((true, 1)) { state, axis in
+                (state.0 && (axis.0 == 1 || axis.1 == state.1), state.1 * axis.0)
+            }.0
+            let output: [UInt8]
+            if rowMajor && start == 0 && byteCount == data.count {
+                output = data  // the whole storage in order (the usual case): its bytes as they are, without a copy
+            } else {
+                var gathered = [UInt8](repeating: 0, count: byteCount)
+                if count > 0 {
+                    gather(from: data, base: start, shape: tensor.shape, strides: tensor.strides.map { $0 &* size },
+                           elementSize: size, into: &gathered)
+                }
+                output = gathered
             }
             guard result[name] == nil else { throw StateDictError.malformed(source: source, reason: "tensor \(name.debugDescription) occurs twice") }
             result[name] = SafeTensorsEntry(dtype: dtype, shape: tensor.shape, bytes: output)

@@ -55,7 +55,9 @@ import Testing
             do {
                 let arrays = try NPZ.read(contentsOf: path)
                 #expect(mustDecode, "\(path) was accepted")
-                #expect(try NPZ.decode(NPZ.encode(arrays), source: path) == arrays)
+                // Compared as bytes: NaN elements are not equal to themselves.
+                let encoded = NPZ.encode(arrays)
+                #expect(try NPZ.encode(NPZ.decode(encoded, source: path)) == encoded)
             } catch {
                 #expect(!mustDecode, "\(path) was refused: \(error)")
                 #expect(!"\(error)".contains("\n"))

@@ -46,6 +46,26 @@ private func zipError(_ body: () throws -> Void, sourceLocation: SourceLocation 
         #expect(CRC32.checksum(Array(", world".utf8), continuing: CRC32.checksum(Array("hello".utf8))) == whole)
     }
 
+    /// The slicing-by-8 CRC against the bit-at-a-time definition, for every length across the 8-byte steps, whole
+    /// and in two pieces.
+    @Test func crc32MatchesTheBitwiseDefinition() {
+        func naive(_ bytes: [UInt8]) -> UInt32 {
+            var crc: UInt32 = 0xFFFF_FFFF
+            for byte in bytes {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+            }
+            return ~crc
+        }
+        var state: UInt32 = 3
+        for length in 0..<70 {
+            let bytes: [UInt8] = (0..<length).map { _ in state = state &* 1_664_525 &+ 1_013_904_223; return UInt8(state >> 24) }
+            #expect(CRC32.checksum(bytes) == naive(bytes), "length \(length)")
+            let cut = length / 3
+            #expect(CRC32.checksum(bytes[cut...], continuing: CRC32.checksum(bytes[..<cut])) == naive(bytes))
+        }
+    }
+
     @Test func storedArchiveRoundTrips() throws {
         let bytes = ZipArchive.stored(Self.files)
         #expect(Array(bytes.prefix(4)) == ZipArchive.localHeaderMagic)
