@@ -26,14 +26,18 @@ public enum StateDict {
     /// The legacy format's magic number, 0x1950a86a20f9469cfc6c, as LONG1 bytes (little-endian).
     static let legacyMagic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
 
-    /// The format of a file from its first bytes: `PK` -> zip, a pickle PROTO opcode -> legacy, an 8-byte length
-    /// followed by `{` (after optional spaces) -> safetensors; nil otherwise.
+    /// The format of a file from its first bytes: an 8-byte little-endian length that fits the file followed by `{`
+    /// (after optional spaces) -> safetensors (tested first: a header length such as 128 starts with the byte 0x80);
+    /// `PK` -> zip; a pickle PROTO opcode -> legacy; nil otherwise.
     public static func format(of bytes: [UInt8]) -> Format? {
+        if bytes.count >= 9 {
+            let length = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << UInt64(8 * $1) }
+            var index = 8
+            while index < min(bytes.count, 4096), bytes[index] == 0x20 { index += 1 }
+            if length <= UInt64(bytes.count - 8), index < bytes.count, bytes[index] == UInt8(ascii: "{") { return .safetensors }
+        }
         if ZipArchive.hasMagic(bytes) { return .pytorchZip }
         if bytes.first == 0x80 { return .pytorchLegacy }
-        var index = 8
-        while index < min(bytes.count, 4096), bytes[index] == 0x20 { index += 1 }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "{") { return .safetensors }
         return nil
     }
 

@@ -102,6 +102,17 @@ func refusal(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourc
         #expect(try format("state.legacy-p4.pt") == .pytorchLegacy)
         #expect(try format("expected.safetensors") == .safetensors)
         #expect(StateDict.format(of: Array("hello world, not a checkpoint".utf8)) == nil)
+        // A safetensors header of 128 bytes: its length prefix starts with 0x80, PROTO's byte.
+        var archive = SafeTensorsArchive()
+        var nameLength = 1
+        while true {
+            archive = SafeTensorsArchive()
+            archive.set(String(repeating: "w", count: nameLength), floats: [1, 2], shape: [2])
+            if archive.serialized()[0] == 0x80 { break }
+            nameLength += 1
+        }
+        #expect(StateDict.format(of: archive.serialized()) == .safetensors)
+        #expect(try StateDict.read(bytes: archive.serialized()) == archive.entries)
         // The safetensors path gives the archive's entries unchanged.
         #expect(try StateDict.read(contentsOf: TorchCheckpoints.path("expected.safetensors"))
                 == SafeTensorsArchive(contentsOf: TorchCheckpoints.path("expected.safetensors")).entries)
