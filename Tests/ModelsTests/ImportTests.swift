@@ -8,7 +8,8 @@ import Testing
 import Training
 
 /// The pytorch/examples VAE trained a few batches in PyTorch on a tiny IDX set, saved in both torch.save formats
-/// and as safetensors, with its test MSE and decoded images of fixed codes computed in PyTorch: written once per
+/// and as safetensors, with its test MSE and decoded images of fixed codes computed in PyTorch, and the same for
+/// the reference modules of scripts/torch_models.py (residual VAE, conv VAE, WAE; seeded weights): written once per
 /// test process by Tests/ModelsTests/Python/pytorch_examples_vae.py through scripts/torch-python (Debian's
 /// python3-torch, installed by `scripts/install-deps --torch`, which scripts/test and CI run first).
 enum PyTorchVAE {
@@ -53,8 +54,8 @@ enum PyTorchVAE {
 
     static func path(_ name: String) throws -> String { try files.get().folder + "/" + name }
 
-    static func mse(z: Int) throws -> Double {
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("vae_z\(z).json")))) as? [String: Double]
+    static func mse(_ stem: String) throws -> Double {
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path(stem + ".json")))) as? [String: Double]
         return try #require(json?["mse"])
     }
 
@@ -69,15 +70,15 @@ enum PyTorchVAE {
 
 @Suite struct ImportTests {
     /// The imported model's test MSE and decoded pixels equal PyTorch's: MSE to 1e-6 relative, pixels to 1e-5.
-    func expectMatchesPyTorch(_ checkpoint: Checkpoint, z: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectMatchesPyTorch(_ checkpoint: Checkpoint, _ stem: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let split = try PyTorchVAE.files.get().split
         var generator = SeededGenerator(seed: 0)
         let metrics = ReconstructionMetrics.measure(checkpoint.model, on: split, generator: &generator)
-        let reference = try PyTorchVAE.mse(z: z)
+        let reference = try PyTorchVAE.mse(stem)
         #expect(abs(metrics.meanSquaredError - reference) <= 1e-6 * reference,
                 "MSE \(metrics.meanSquaredError) vs PyTorch \(reference)", sourceLocation: sourceLocation)
-        let codes = try PyTorchVAE.floats("vae_z\(z).codes.npy")
-        let decoded = try PyTorchVAE.floats("vae_z\(z).decoded.npy")
+        let codes = try PyTorchVAE.floats(stem + ".codes.npy")
+        let decoded = try PyTorchVAE.floats(stem + ".decoded.npy")
         let ours = checkpoint.model.decode(Tensor(shape: codes.shape, data: codes.values)).data
         #expect(ours.count == decoded.values.count, sourceLocation: sourceLocation)
         let worst = zip(ours, decoded.values).map { abs($0 - $1) }.max() ?? .infinity
@@ -97,17 +98,28 @@ enum PyTorchVAE {
         #expect(checkpoint.extraMetadata[CheckpointImport.sourceDigestKey] == SHA256.hexDigest(of: try SafeTensorsArchive.readFile(source)))
         #expect(checkpoint.training.history.isEmpty && checkpoint.training.runName == "vae_std_z20")
         #expect(checkpoint.model.configuration == (try PyTorchVAE.run("vae_std_z20")).model)
-        try expectMatchesPyTorch(checkpoint, z: 20)
+        try expectMatchesPyTorch(checkpoint, "vae_z20")
+    }
+
+    /// scripts/torch_models.py's modules for the residual VAE, the conv VAE and the WAE, with seeded random weights.
+    @Test(arguments: [("res", "vae_std_z20_res"), ("conv", "vae_conv"), ("wae", "wae")])
+    func theReferenceModulesImportOneToOne(_ stem: String, _ runName: String) throws {
+        let out = PyTorchVAE.freshFolder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let path = try CheckpointImport.run(file: PyTorchVAE.path(stem + ".zip.pt"), run: PyTorchVAE.run(runName), outputFolder: out)
+        let checkpoint = try Checkpoint.read(from: path)
+        #expect(checkpoint.model.configuration == (try PyTorchVAE.run(runName)).model)
+        try expectMatchesPyTorch(checkpoint, stem)
     }
 
     @Test func sameNamesImportAsTheZ40AndBetaRuns() throws {
         let z40 = PyTorchVAE.freshFolder(), beta = PyTorchVAE.freshFolder()
         defer { for folder in [z40, beta] { try? FileManager.default.removeItem(atPath: folder) } }
         let large = try Checkpoint.read(from: CheckpointImport.run(file: PyTorchVAE.path("vae_z40.legacy.pt"), run: PyTorchVAE.run("vae_std_z40"), outputFolder: z40))
-        try expectMatchesPyTorch(large, z: 40)
+        try expectMatchesPyTorch(large, "vae_z40")
         let betaRun = try Checkpoint.read(from: CheckpointImport.run(file: PyTorchVAE.path("vae_z20.zip.pt"), run: PyTorchVAE.run("beta_vae_4"), outputFolder: beta))
         #expect(betaRun.model.configuration.beta == 4)
-        try expectMatchesPyTorch(betaRun, z: 20)
+        try expectMatchesPyTorch(betaRun, "vae_z20")
     }
 
     @Test func everyProblemIsListedAndNothingIsWritten() throws {

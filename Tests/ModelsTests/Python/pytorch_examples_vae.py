@@ -12,7 +12,9 @@ For z in 20 and 40, OUT_DIR receives
                                            the difference in float32, squared and summed in float64
     vae_z{z}.codes.npy, .decoded.npy       5 fixed latent codes (float32) and their decoded pixels
 and broken.pt: the z = 20 state dict with fc4.bias removed, an extra fc5.weight, fc1.weight transposed and fc21.bias
-as float64. Prints OK.
+as float64. The reference modules of scripts/torch_models.py (seeded random weights, zip format) are written the same
+way as res.zip.pt (MLPVAE with two residual blocks), conv.zip.pt (ConvVAE) and wae.zip.pt (WAE), with .json, .codes.npy
+and .decoded.npy beside each. Prints OK.
 """
 import json
 import os
@@ -20,6 +22,9 @@ import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "scripts"))
+import torch_models  # noqa: E402
 import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
@@ -60,6 +65,20 @@ def read_images(path):
     return torch.from_numpy(pixels.astype(np.float32) / 255)
 
 
+def write_evaluation(model, x, z, stem, deterministic=False):
+    """The test MSE with the deterministic code, and 5 fixed codes decoded, as the Swift test reads them."""
+    with torch.no_grad():
+        code = model.encode(x) if deterministic else model.encode(x)[0]
+        difference = (x - model.decode(code)).double()
+        mse = float((difference ** 2).sum() / difference.numel())
+        codes = torch.linspace(-2, 2, 5 * z, dtype=torch.float32).reshape(5, z)
+        decoded = model.decode(codes)
+    with open(stem + ".json", "w") as f:
+        json.dump({"mse": mse}, f)
+    np.save(stem + ".codes.npy", codes.numpy())
+    np.save(stem + ".decoded.npy", decoded.numpy())
+
+
 def main(out, images_path):
     os.makedirs(out, exist_ok=True)
     x = read_images(images_path)
@@ -78,16 +97,7 @@ def main(out, images_path):
         torch.save(sd, stem + ".zip.pt")
         torch.save(sd, stem + ".legacy.pt", _use_new_zipfile_serialization=False)
         save_file({k: v.contiguous() for k, v in sd.items()}, stem + ".safetensors")
-        with torch.no_grad():
-            mu, _ = model.encode(x)
-            difference = (x - model.decode(mu)).double()
-            mse = float((difference ** 2).sum() / difference.numel())
-            codes = torch.linspace(-2, 2, 5 * z, dtype=torch.float32).reshape(5, z)
-            decoded = model.decode(codes)
-        with open(stem + ".json", "w") as f:
-            json.dump({"mse": mse}, f)
-        np.save(stem + ".codes.npy", codes.numpy())
-        np.save(stem + ".decoded.npy", decoded.numpy())
+        write_evaluation(model, x, z, stem)
         if z == 20:
             broken = dict(sd)
             del broken["fc4.bias"]
@@ -95,6 +105,14 @@ def main(out, images_path):
             broken["fc1.weight"] = sd["fc1.weight"].t()
             broken["fc21.bias"] = sd["fc21.bias"].double()
             torch.save(broken, os.path.join(out, "broken.pt"))
+    for name, make, deterministic in (("res", lambda: torch_models.MLPVAE(20, residual_blocks=2), False),
+                                      ("conv", lambda: torch_models.ConvVAE(20), False),
+                                      ("wae", lambda: torch_models.WAE(20), True)):
+        torch.manual_seed(5)
+        model = make()
+        stem = os.path.join(out, name)
+        torch.save(model.state_dict(), stem + ".zip.pt")
+        write_evaluation(model, x, 20, stem, deterministic)
     print("OK")
 
 
