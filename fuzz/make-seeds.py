@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the tiny, synthetic seed corpora of the fuzz targets (no MNIST data): fuzz/corpus/{safetensors,idx}.
+"""Writes the tiny, synthetic seed corpora of the fuzz targets (no MNIST data): fuzz/corpus/{safetensors,idx,npz}
+(npz with numpy; the statedict seeds need torch, see fuzz/README.md).
 
 Run from anywhere: python3 fuzz/make-seeds.py. The output is deterministic."""
 import gzip, io, json, os, struct
@@ -54,6 +55,32 @@ seeds = {
         "padded.gz": gz(idx([1], [4])) + bytes(8),
     },
 }
+
+def npz(function, **arrays):
+    """np.savez / np.savez_compressed in memory (numpy stamps the current time into the ZIP headers)."""
+    import numpy as np
+    buffer = io.BytesIO()
+    function(buffer, **arrays)
+    return buffer.getvalue()
+
+try:
+    import numpy as np
+    stats = dict(mu=np.arange(3) / 3, sigma=np.eye(3) * 0.5)
+    seeds["npz"] = {
+        "stats.npz": npz(np.savez, **stats),
+        "stats-compressed.npz": npz(np.savez_compressed, **stats),
+        "mixed.npz": npz(np.savez, pixels=np.arange(6, dtype=np.uint8).reshape(2, 3), f=np.array(0.5, dtype=np.float32)),
+        "empty.npz": npz(np.savez),
+    }
+    # A bare .npy and a raw deflate stream: the harness also reads each input as an entry and as deflate data.
+    npy = io.BytesIO()
+    np.save(npy, stats["sigma"])
+    seeds["npz"]["sigma.npy"] = npy.getvalue()
+    import zlib
+    raw = zlib.compressobj(wbits=-15)
+    seeds["npz"]["sigma.deflate"] = raw.compress(npy.getvalue()) + raw.flush()
+except ImportError:
+    print("numpy is not importable: the npz seeds are not written")
 
 for target, files in seeds.items():
     folder = os.path.join(root, target)

@@ -5,9 +5,11 @@ import FoundationNetworking
 #endif
 import Storage
 
-/// Fetches the MNIST files from a list of mirrors and verifies each one's SHA-256 before it is saved.
+/// Fetches files (the four MNIST files by default) from a list of mirrors and verifies each one's SHA-256
+/// before it is saved.
 ///
-/// Mirrors are tried in order for each file; the first one that delivers bytes with the expected
+/// An expected checksum is the full hex digest, or a prefix of at least 8 hex digits (torch-hub style, as in
+/// `pt_inception-2015-12-05-6726825d.pth`). Mirrors are tried in order for each file; the first one that delivers bytes with the expected
 /// checksum wins. A file is written atomically (temporary file, fsync, rename), so a partial or wrong
 /// download never appears under the final name. Files already present with the right checksum are
 /// not fetched again.
@@ -30,7 +32,8 @@ public struct MNISTDownloader: Sendable {
     /// Base URLs tried in order; a file's URL is the base followed by its name. `http`, `https` and
     /// `file` URLs and plain folder paths are accepted.
     public var mirrors: [String]
-    /// The files to fetch, by name, each with the lowercase hex SHA-256 it must have.
+    /// The files to fetch, by name, each with the lowercase hex SHA-256 it must have (or a prefix of it of at
+    /// least 8 digits).
     public var expectedChecksums: [String: String]
     /// Seconds a request may wait for data before it is abandoned and the next mirror tried.
     public var requestTimeout: TimeInterval
@@ -74,7 +77,7 @@ public struct MNISTDownloader: Sendable {
             let destination = MNIST.join(directory, name)
             if FileManager.default.fileExists(atPath: destination) {
                 let present = (try? FileBytes.read(destination)).map { SHA256.hexDigest(of: $0) }
-                if present == expected {
+                if let present, Self.digest(present, matches: expected) {
                     progress("\(name): already present, SHA-256 verified")
                     continue
                 }
@@ -88,7 +91,7 @@ public struct MNISTDownloader: Sendable {
                 do {
                     let bytes = try fetch(source, file: name, mirror: mirror)
                     let digest = SHA256.hexDigest(of: bytes)
-                    guard digest == expected else {
+                    guard Self.digest(digest, matches: expected) else {
                         throw DatasetError.checksumMismatch(file: name, source: mirror, actual: digest, expected: expected)
                     }
                     try writeAtomically(bytes, to: destination)
@@ -105,6 +108,11 @@ public struct MNISTDownloader: Sendable {
             fetched.append(name)
         }
         return fetched
+    }
+
+    /// Whether the hex `digest` is `expected`, or starts with it when `expected` is a prefix of 8 or more digits.
+    static func digest(_ digest: String, matches expected: String) -> Bool {
+        expected.count >= 8 && digest.hasPrefix(expected)
     }
 
     /// `mirror` followed by `name`, with exactly one slash between them.

@@ -43,6 +43,60 @@ public enum Gzip {
         try bytes.withUnsafeBytes { try compress(buffer: $0, level: level) }
     }
 
+    /// Inflates raw deflate data (RFC 1951, no zlib or gzip framing: a ZIP entry's method 8) that must come to
+    /// exactly `expectedSize` bytes. The output is never allocated beyond `expectedSize + 1` bytes, and a size
+    /// beyond deflate's 1032:1 limit for the input is refused before anything is allocated.
+    ///
+    /// - Throws: `DatasetError.corruptGzip` naming `source` for damaged data, or data that inflates to another size.
+    public static func inflateRaw(_ bytes: ArraySlice<UInt8>, expectedSize: Int, source: String) throws -> [UInt8] {
+        guard expectedSize >= 0, expectedSize / 1032 <= bytes.count + 1 else {
+            throw DatasetError.corruptGzip(path: source, detail: "\(bytes.count) deflated bytes cannot inflate to the \(expectedSize) recorded")
+        }
+        var stream = z_stream()
+        let initStatus = inflateInit2_(&stream, -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        guard initStatus == Z_OK else {
+            throw DatasetError.corruptGzip(path: source, detail: "zlib could not start (status \(initStatus))")
+        }
+        defer { inflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: expectedSize + 1)
+        var status: Int32 = Z_OK
+        var produced = 0
+        bytes.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { out in
+                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
+                var offeredIn = 0
+                while true {
+                    if stream.avail_in == 0 && offeredIn < input.count {
+                        let chunk = min(input.count - offeredIn, chunkLimit)
+                        stream.avail_in = UInt32(chunk)
+                        offeredIn += chunk
+                    }
+                    let room = min(out.count - produced, chunkLimit)
+                    stream.next_out = out.baseAddress! + produced
+                    stream.avail_out = UInt32(room)
+                    status = inflate(&stream, Z_NO_FLUSH)
+                    produced += room - Int(stream.avail_out)
+                    if status != Z_OK || produced == out.count { return }
+                    if stream.avail_in == 0 && offeredIn == input.count && room == Int(stream.avail_out) { status = Z_BUF_ERROR; return }
+                }
+            }
+        }
+        guard status == Z_STREAM_END else {
+            if produced > expectedSize {
+                throw DatasetError.corruptGzip(path: source, detail: "the data inflates to more than the \(expectedSize) bytes recorded")
+            }
+            if status == Z_OK || status == Z_BUF_ERROR {
+                throw DatasetError.corruptGzip(path: source, detail: "the deflate stream ends early, after \(produced) of \(expectedSize) bytes")
+            }
+            throw DatasetError.corruptGzip(path: source, detail: zlibMessage(stream, status: status))
+        }
+        guard produced == expectedSize else {
+            throw DatasetError.corruptGzip(path: source, detail: "the data inflates to \(produced) bytes, not the \(expectedSize) recorded")
+        }
+        output.removeLast()
+        return output
+    }
+
     // MARK: - Implementation
 
     /// Largest chunk handed to zlib at once: its counters are 32-bit.

@@ -1,13 +1,14 @@
 import Foundation
 import Storage
 
-/// The values of a `.npy` array: the element types the toolkit exchanges images and statistics in.
+/// The values of a `.npy` array: the two element types the toolkit exchanges images in, and float64 for
+/// statistics (pytorch-fid's `mu` and `sigma`).
 public enum NPYElements: Equatable, Sendable {
     /// `'|u1'`: unsigned bytes (pixels 0...255).
     case uint8([UInt8])
     /// `'<f4'`: little-endian Float32.
     case float32([Float])
-    /// `'<f8'`: little-endian Float64 (numpy's default float).
+    /// `'<f8'`: little-endian Float64.
     case float64([Double])
 
     public var count: Int {
@@ -49,7 +50,8 @@ public struct NPYError: Error, CustomStringConvertible, Equatable {
 
     public init(path: String, reason: String) { self.path = path; self.reason = reason }
 
-    public var description: String { "\(path) is not a .npy file this toolkit reads: \(reason)" }
+    /// One line: the reason may quote header text, whose control characters are escaped.
+    public var description: String { "\(path) is not a .npy file this toolkit reads: \(oneLine(reason))" }
 }
 
 /// A strict reader and writer of numpy's `.npy` format (versions 1.0, 2.0 and 3.0), for the element
@@ -115,11 +117,9 @@ public enum NPY {
         }
         if itemSize == 8 {
             let values = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
-                bytes.withUnsafeBufferPointer { source in
+                bytes.withUnsafeBytes { source in
                     for i in 0..<count {
-                        var bits: UInt64 = 0
-                        for byte in 0..<8 { bits |= UInt64(source[dataStart + 8 * i + byte]) << (8 * byte) }
-                        buffer[i] = Double(bitPattern: bits)
+                        buffer[i] = Double(bitPattern: UInt64(littleEndian: source.loadUnaligned(fromByteOffset: dataStart + 8 * i, as: UInt64.self)))
                     }
                 }
                 initialized = count
@@ -235,8 +235,7 @@ public enum NPY {
         case .float64(let values):
             bytes.reserveCapacity(bytes.count + 8 * values.count)
             for v in values {
-                let b = v.bitPattern
-                for byte in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: b >> (8 * byte))) }
+                withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 }
             }
         }
         return bytes

@@ -256,8 +256,9 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable, Sendabl
     }
 }
 
-/// `text` with line breaks and other control characters escaped, so messages stay on one line.
-private func oneLine(_ text: String) -> String {
+/// `text` with line breaks and other control characters escaped, so messages stay on one line. Error types
+/// that quote what they read from a file pass the quoted text through this.
+public func oneLine(_ text: String) -> String {
     guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
     return String(text.debugDescription.dropFirst().dropLast())
 }

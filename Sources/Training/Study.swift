@@ -149,6 +149,8 @@ public struct StudySweep {
         let job = job(for: run, resume: true)
         guard FileManager.default.fileExists(atPath: job.checkpointPath) else { return .train }
         guard let checkpoint = try? Checkpoint.read(from: job.checkpointPath) else { return .replace }
+        // A checkpoint imported from elsewhere (vae-eval import) is the user's: never trained over.
+        if CheckpointImport.isImported(checkpoint) { return .skip }
         let t = checkpoint.training
         let sameSettings = checkpoint.model.configuration == run.model && t.dataChecksum == dataChecksum
             && t.epochs == run.training.epochs && t.batchSize == run.training.batchSize

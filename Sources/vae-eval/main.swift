@@ -18,7 +18,7 @@ struct VAEEval: ParsableCommand {
         commandName: "vae-eval",
         abstract: "Evaluate any checkpoint written by vae-train: test MSE, negative ELBO, FID/KID/precision/recall, sample grid.",
         version: "vae-toolkit \(ToolkitAssets.version) (checkpoint format \(Checkpoint.formatVersion))",
-        subcommands: [Evaluate.self, Report.self, FID.self, Reconstruction.self, Sample.self],
+        subcommands: [Evaluate.self, Report.self, FID.self, Reconstruction.self, Sample.self, Import.self],
         defaultSubcommand: Evaluate.self)
 }
 
@@ -349,6 +349,24 @@ struct Sample: ParsableCommand {
         print("\(count.counted("sample")) of \(folder.name) (\(sampler) sampler, seed \(seed)) -> \(out)")
     }
 }
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Turn a PyTorch state dict (.pt/.pth, either torch.save format) or a safetensors file into a checkpoint of a study run's architecture.")
+
+    @Argument(help: "The state dict file.") var file: String
+    @Option(help: "Run of the study whose architecture the tensors fill, e.g. vae_std_z20.") var model: String
+    @Option(help: "Run folder to create; the checkpoint goes to OUT/checkpoint.safetensors (never replaced).") var out: String
+    @Option(help: "Study file (default: fixtures/study.json in the repo).") var study: String?
+
+    func run() throws {
+        let loaded = try Study.load(from: study ?? Study.defaultPath())
+        guard let run = try loaded.runs(only: [model]).first else { return }
+        let path = try CheckpointImport.run(file: file, run: run, outputFolder: out)
+        print("\(file) -> \(path) (\(model), imported); evaluate it with vae-eval \(out)")
+    }
+}
+
 
 // `vae-eval --help` shows the options of the default subcommand (evaluate one run) as well as the subcommands.
 if let first = CommandLine.arguments.dropFirst().first, CommandLine.arguments.count == 2, ["--help", "-h", "help"].contains(first) {

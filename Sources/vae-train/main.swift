@@ -193,22 +193,34 @@ struct Classifier: ParsableCommand {
 }
 
 struct Download: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Download the four MNIST files, verifying their SHA-256.")
+    static let configuration = CommandConfiguration(
+        abstract: "Download the four MNIST files, or pytorch-fid's Inception weights (--inception), verifying their SHA-256.")
 
-    @Option(help: "Destination folder.") var to: String
-    @Option(help: "Mirror base URL (replaces the default list of public mirrors).") var mirror: String?
+    @Flag(help: "Fetch pytorch-fid's Inception weights (\(InceptionWeights.fileName)) instead of MNIST.") var inception = false
+    @Option(help: "Destination folder (required for MNIST; for --inception, default $XDG_CACHE_HOME/vae-toolkit or ~/.cache/vae-toolkit).")
+    var to: String?
+    @Option(help: "Mirror base URL (replaces the default list of public mirrors, or pytorch-fid's release folder).") var mirror: String?
 
     func validate() throws {
         if let mirror, URL(string: mirror)?.scheme == nil {
             throw ValidationError("--mirror must be a URL such as https://host/path/, got '\(mirror)'")
         }
+        if !inception && to == nil { throw ValidationError("--to DIR is required for MNIST (or pass --inception)") }
     }
 
     func run() throws {
+        let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        if inception {
+            let path = try InceptionWeights.download(into: to ?? InceptionWeights.cacheFolder(),
+                                                     mirror: mirror ?? InceptionWeights.defaultMirror, progress: log)
+            print("Inception weights are in \(path)")
+            return
+        }
+        guard let to else { return }
         try FileError.createFolder(to)
         var downloader = MNISTDownloader()
         if let mirror { downloader.mirrors = [mirror] }
-        _ = try downloader.download(into: to) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        _ = try downloader.download(into: to, progress: log)
         print("MNIST is in \(to)")
     }
 }

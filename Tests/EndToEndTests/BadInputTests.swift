@@ -120,6 +120,18 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: run + "/results.json"))
     }
 
+    /// `vae-train download`: MNIST needs --to; --inception from a mirror without the file fails in one line, writes nothing.
+    @Test func downloadRefusals() throws {
+        Self.expectRefused(try Programs.product("vae-train", ["download"]), "--to DIR is required for MNIST", status: 64)
+        let folder = TemporaryFolder()
+        let empty = folder.path + "/mirror"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let destination = folder.path + "/weights"
+        Self.expectRefused(try Programs.product("vae-train", ["download", "--inception", "--to", destination, "--mirror", "file://" + empty + "/"]),
+                           "could not download pt_inception-2015-12-05-6726825d.pth", status: 1)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: destination)) ?? []).isEmpty)
+    }
+
     // MARK: Settings and names
 
     static let settingCases: [(arguments: [String], message: String)] = [

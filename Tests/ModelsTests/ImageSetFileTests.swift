@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", "'<i4'"),
+        ("{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", "'<i8'"),
         ("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", "'>f4'"),
         ("{'descr': '|u1', 'fortran_order': True, 'shape': (1,), }", "fortran_order"),
         ("{'descr': '|u1', 'fortran_order': False, 'shape': (-1,), }", "shape"),

@@ -33,3 +33,31 @@ import Testing
         }
     }
 }
+
+/// Replays the state-dict fuzz target's inputs (fuzz/regressions/statedict, fuzz/corpus/statedict) through
+/// StateDict.read without the fuzzing build. Seeds and `valid-*` files must be read; any other regression file must
+/// be refused with a one-line StateDictError, ZipError or SafeTensorsError.
+@Suite struct StateDictFuzzRegressionTests {
+    @Test func regressionsAndSeedsBehave() throws {
+        let folder = SafeTensorsFuzzRegressionTests.fuzzFolder
+        let regressions = SafeTensorsFuzzRegressionTests.files(folder + "/regressions/statedict")
+        let seeds = SafeTensorsFuzzRegressionTests.files(folder + "/corpus/statedict")
+        #expect(seeds.count >= 5, "no seed corpus in \(folder)/corpus/statedict")
+        for path in regressions + seeds {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            let name = URL(fileURLWithPath: path).lastPathComponent
+            // data.pkl seeds are bare pickles, read by the fuzz target as a zip checkpoint's data.pkl.
+            let mustParse = (seeds.contains(path) && !name.hasSuffix(".pkl")) || name.hasPrefix("valid-")
+            do {
+                let tensors = try StateDict.read(bytes: bytes, source: path)
+                #expect(mustParse, "\(path) was accepted")
+                if seeds.contains(path) && name != "empty.legacy" { #expect(!tensors.isEmpty, "\(path)") }
+            } catch {
+                #expect(!mustParse, "\(path) was refused: \(error)")
+                let message = "\(error)"
+                #expect(error is StateDictError || error is ZipError || error is SafeTensorsError, "\(path): \(message)")
+                #expect(!message.contains("\n"))
+            }
+        }
+    }
+}
