@@ -21,15 +21,16 @@ public struct ImageSet {
     }
 }
 
-/// Reading and writing image sets: IDX (uint8 N x 28 x 28, optionally gzip-compressed), `.npy` (uint8, or
-/// float32/float64 already in [0, 1]; shaped (N, 28, 28), (N, 1, 28, 28), (N, 28, 28, 1) or (N, 784), C order)
+/// Reading and writing image sets: IDX (uint8 N x 28 x 28, optionally gzip-compressed), `.npy` or one array of an
+/// `.npz` (uint8, or float32/float64 already in [0, 1]; shaped (N, 28, 28), (N, 1, 28, 28), (N, 28, 28, 1) or
+/// (N, 784), C order)
 /// and folders of 28 x 28 PNGs (every `*.png` in the folder, in name order; RGB and RGBA converted to luminance).
 public enum ImageSetFile {
     public static let side = 28
 
     /// Loads `path`: a folder is read as PNGs; a file starting with the `.npy` magic as `.npy`; anything
     /// else as IDX. Throws a one-line error naming the file when it is not a set of 28 x 28 images.
-    public static func load(_ path: String) throws -> ImageSet {
+    public static func load(_ path: String, key: String? = nil) throws -> ImageSet {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw EvaluationError.badImageSet(path: path, reason: "no such file or folder")
@@ -44,6 +45,7 @@ public enum ImageSetFile {
             throw EvaluationError.badImageSet(path: path, reason: "cannot read it (\(FileError.reason(of: error)))")
         }
         if NPY.hasMagic(head) { return try images(of: try NPY.read(contentsOf: path), path: path, format: "npy") }
+        if ZipArchive.hasMagic(head) { return try loadNPZ(path, key: key) }
         return try loadIDX(path)
     }
 
@@ -62,6 +64,24 @@ public enum ImageSetFile {
         let array = try IDX.read(contentsOf: path, dimensionCount: 3)
         let count = try imageCount(array.dimensions, path: path)
         return ImageSet(images: unitFloats(array.values), count: count, format: "IDX")
+    }
+
+    /// The images of one array of a `.npz`: the array named `key`, or its only array.
+    static func loadNPZ(_ path: String, key: String?) throws -> ImageSet {
+        let arrays = try NPZ.read(contentsOf: path)
+        let names = arrays.keys.sorted()
+        if let key {
+            guard let array = arrays[key] else {
+                throw EvaluationError.badImageSet(path: path, reason: "it has no array '\(key)' (it has \(names.joined(separator: ", ")))")
+            }
+            return try images(of: array, path: path, format: "npz '\(key)'")
+        }
+        guard names.count == 1 else {
+            let hint = Set(names) == ["mu", "sigma"] ? " (these are FID statistics: pass them as --reference)" : ""
+            throw EvaluationError.badImageSet(path: path, reason: "it holds \(names.count) arrays (\(names.joined(separator: ", "))); "
+                + "choose one with --key\(hint)")
+        }
+        return try images(of: arrays[names[0]]!, path: path, format: "npz '\(names[0])'")
     }
 
     /// The images of a `.npy` array (or one array of a `.npz`): uint8 pixels are divided by 255; float32 and

@@ -247,8 +247,10 @@ struct FID: ParsableCommand {
 
     @Option(help: "IDX file (uint8 N x 28 x 28), .npy (uint8, or float32/float64 in [0, 1]; (N, 28, 28), (N, 1, 28, 28), (N, 28, 28, 1) or (N, 784)) or a folder of 28x28 PNGs (colour ones converted to luminance).")
     var images: String
-    @Option(help: "What the set is compared with: test (the MNIST test set), train (the training set) or another image set file.")
+    @Option(help: "What the set is compared with: test (the MNIST test set), train (the training set), another image set file, or FID statistics (an .npz with mu and sigma, as pytorch-fid saves them: FID only).")
     var reference: String = "test"
+    @Option(help: "The array of an .npz image file to read (needed when it holds several).") var key: String?
+    @Option(help: "Also write the set's feature statistics as pytorch-fid does (.npz with mu and sigma).") var saveStats: String?
     @Flag(help: "Print the results as JSON on standard output.") var json = false
     @Option(parsing: .unconditional, help: "Seed of the KID subsets.") var seed: UInt64 = 0
     @OptionGroup var features: FeatureOptions
@@ -256,8 +258,15 @@ struct FID: ParsableCommand {
     func run() throws {
         BLASRuntime.threadCount = features.threads
         let start = Date()
-        let set = try ImageSetFile.load(images)
+        let set = try ImageSetFile.load(images, key: key)
         let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: 1, generation: nil, force: false), log: logLine)
+        if let saveStats {
+            let network = try job.featureNetwork()
+            let statistics = try FeatureStatistics(features: network.measure(set.images, count: set.count).features,
+                                                   dimension: network.dimension)
+            try FIDStatisticsFile.write(statistics, to: saveStats)
+            logLine("statistics of \(set.count.counted("image")) (\(network.dimension)-d \(network.layer.rawValue) features) -> \(saveStats)")
+        }
         let root = ProjectFolder.root(from: features.currentDirectory) ?? features.currentDirectory
         let score = try ImageSetScoring.score(set, path: images, reference: ReferenceChoice(argument: reference), job: job,
                                               cacheDirectory: features.cacheDir ?? root + "/out/cache", seed: seed,

@@ -155,4 +155,52 @@ import Testing
             #expect(result.stderr.contains(message), "\(result.stderr)")
         }
     }
+
+    /// `.npz` image files (one array, or `--key`), pytorch-fid statistics written with `--save-stats` and read as
+    /// `--reference`: the FID against a set's statistics equals the FID against the set, and pytorch-fid's own
+    /// `calculate_frechet_distance` gives the same value from the two statistics files (scripts/torch-python, which
+    /// CI installs with `scripts/install-deps --torch`).
+    @Test func npzSetsAndFIDStatistics() throws {
+        let f = try Fixture()
+        let n = Self.count, dir = f.folder.path
+        let other = f.pixels.map { $0 / 2 }
+        try NPY.write(NPYArray(shape: [n, 28, 28], elements: .uint8(f.pixels)), to: dir + "/canonical.npy")
+        try NPZ.write(["x": NPYArray(shape: [n, 28, 28], elements: .uint8(f.pixels))], to: dir + "/one.npz")
+        try NPZ.write(["a": NPYArray(shape: [n, 784], elements: .uint8(f.pixels)),
+                       "b": NPYArray(shape: [n, 784], elements: .uint8(other))], to: dir + "/two.npz")
+        let (canonical, canonicalJSON) = try f.fid(dir + "/canonical.npy", ["--save-stats", dir + "/canonical-stats.npz"])
+        try #require(canonical.status == 0, "\(canonical.stderr)")
+        let (one, oneJSON) = try f.fid(dir + "/one.npz")
+        #expect(one.status == 0 && oneJSON?["fid"] as? Double == canonicalJSON?["fid"] as? Double, "\(one.stderr)")
+        #expect(oneJSON?["format"] as? String == "npz 'x' uint8 (150, 28, 28)")
+        let (two, _) = try f.fid(dir + "/two.npz")
+        #expect(two.status != 0 && two.stderr.contains("it holds 2 arrays (a, b); choose one with --key"), "\(two.stderr)")
+        let (b, bJSON) = try f.fid(dir + "/two.npz", ["--key", "b", "--save-stats", dir + "/b-stats.npz"])
+        try #require(b.status == 0, "\(b.stderr)")
+
+        // b against canonical's images and against canonical's statistics: the same FID.
+        let (images, imagesJSON) = try f.fid(dir + "/two.npz", ["--key", "b", "--reference", dir + "/canonical.npy"])
+        let (stats, statsJSON) = try f.fid(dir + "/two.npz", ["--key", "b", "--reference", dir + "/canonical-stats.npz"])
+        #expect(images.status == 0 && stats.status == 0, "\(images.stderr) \(stats.stderr)")
+        let viaImages = try #require(imagesJSON?["fid"] as? Double), viaStats = try #require(statsJSON?["fid"] as? Double)
+        #expect(abs(viaImages - viaStats) <= 1e-9 * viaImages && viaImages > 0, "\(viaImages) vs \(viaStats)")
+        #expect(statsJSON?["metrics"] == nil && statsJSON?["referenceCount"] == nil)
+        #expect(stats.stderr.contains("only the FID is computed"), "\(stats.stderr)")
+        #expect(bJSON?["fid"] as? Double != nil)
+
+        // pytorch-fid's formula on the files we wrote.
+        let script = "import sys, numpy as np; from pytorch_fid.fid_score import calculate_frechet_distance as f; "
+            + "a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); print(repr(float(f(a['mu'], a['sigma'], b['mu'], b['sigma']))))"
+        let python = try Executables.run(at: Programs.repositoryRoot + "/scripts/torch-python",
+                                         ["-c", script, dir + "/b-stats.npz", dir + "/canonical-stats.npz"])
+        try #require(python.status == 0, "\(python.stderr)")
+        let theirs = try #require(Double(python.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        // scipy.linalg.sqrtm against our eigendecomposition: 1.4e-6 relative measured.
+        #expect(abs(theirs - viaStats) <= 1e-5 * theirs, "pytorch-fid \(theirs), ours \(viaStats)")
+        // Statistics of another dimension are refused in one line.
+        try NPZ.write(["mu": NPYArray(shape: [3], elements: .float64([0, 0, 0])),
+                       "sigma": NPYArray(shape: [3, 3], elements: .float64([1, 0, 0, 0, 1, 0, 0, 0, 1]))], to: dir + "/small-stats.npz")
+        let (wrong, _) = try f.fid(dir + "/canonical.npy", ["--reference", dir + "/small-stats.npz"])
+        #expect(wrong.status != 0 && wrong.stderr.contains("holds 3-d statistics; the feature network gives 128-d"), "\(wrong.stderr)")
+    }
 }
