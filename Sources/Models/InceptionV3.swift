@@ -1,3 +1,4 @@
+import Autodiff
 import Foundation
 import Storage
 
@@ -102,6 +103,29 @@ public final class InceptionV3: Sendable {
             throw InceptionWeightsError.unreadable(path: path, reason: "\(error)")
         }
         try self.init(tensors: archive.entries, source: path)
+    }
+
+    /// A state dict with every tensor of the published file, right names and shapes, seeded random values (for
+    /// benchmarks and tests): conv weights He-normal (std sqrt(2 / fan-in)), batch-norm weight in [0.5, 1.5], bias in
+    /// [-0.5, 0.5], running mean in [0, 1], running variance in [0.5, 2]; fc zero.
+    public static func randomTensors(seed: UInt64) -> [String: SafeTensorsEntry] {
+        var g = SeededGenerator(seed: seed)
+        var entries: [String: SafeTensorsEntry] = [:]
+        func put(_ name: String, _ values: [Float], _ shape: [Int]) {
+            entries[name] = SafeTensorsEntry(dtype: .f32, shape: shape, bytes: values.withUnsafeBytes { [UInt8]($0) })
+        }
+        for layer in layers {
+            let fanIn = layer.inputs * layer.kernelHeight * layer.kernelWidth
+            put(layer.name + ".conv.weight", g.normals(layer.outputs * fanIn).map { $0 * (2 / Float(fanIn)).squareRoot() },
+                [layer.outputs, layer.inputs, layer.kernelHeight, layer.kernelWidth])
+            for (suffix, low, high) in [("weight", Float(0.5), Float(1.5)), ("bias", -0.5, 0.5), ("running_mean", 0, 1),
+                                        ("running_var", 0.5, 2)] {
+                put(layer.name + ".bn." + suffix, (0..<layer.outputs).map { _ in g.nextUniform(in: low, high) }, [layer.outputs])
+            }
+        }
+        put("fc.weight", [Float](repeating: 0, count: classifierClasses * featureSize), [classifierClasses, featureSize])
+        put("fc.bias", [Float](repeating: 0, count: classifierClasses), [classifierClasses])
+        return entries
     }
 
     // MARK: - Architecture

@@ -108,29 +108,9 @@ import Testing
 
     // MARK: - Weights
 
-    /// A state dict with every tensor of the published file, shapes right, values from `seed`.
-    static func randomStateDict(seed: UInt64) -> [String: SafeTensorsEntry] {
-        var g = SeededGenerator(seed: seed)
-        var entries: [String: SafeTensorsEntry] = [:]
-        func put(_ name: String, _ values: [Float], _ shape: [Int]) {
-            entries[name] = SafeTensorsEntry(dtype: .f32, shape: shape, bytes: values.withUnsafeBytes { [UInt8]($0) })
-        }
-        for layer in InceptionV3.layers {
-            let fanIn = layer.inputs * layer.kernelHeight * layer.kernelWidth
-            put(layer.name + ".conv.weight", g.normals(layer.outputs * fanIn).map { $0 * (2 / Float(fanIn)).squareRoot() },
-                [layer.outputs, layer.inputs, layer.kernelHeight, layer.kernelWidth])
-            for (suffix, low, high) in [("weight", Float(0.5), Float(1.5)), ("bias", -0.5, 0.5), ("running_mean", 0, 1), ("running_var", 0.5, 2)] {
-                put(layer.name + ".bn." + suffix, (0..<layer.outputs).map { _ in g.nextUniform(in: low, high) }, [layer.outputs])
-            }
-        }
-        put("fc.weight", [Float](repeating: 0, count: 1008 * 2048), [1008, 2048])
-        put("fc.bias", [Float](repeating: 0, count: 1008), [1008])
-        return entries
-    }
-
     /// A state dict with a tensor missing, one mis-shaped and one unknown is refused with one error naming all three.
     @Test func refusesIncompleteWeightsListingEveryProblem() throws {
-        var tensors = Self.randomStateDict(seed: 1)
+        var tensors = InceptionV3.randomTensors(seed: 1)
         _ = try InceptionV3(tensors: tensors, source: "good")
         tensors["Mixed_6c.branch7x7_2.conv.weight"] = nil
         let bad = tensors["Mixed_7c.branch_pool.bn.running_var"]!
