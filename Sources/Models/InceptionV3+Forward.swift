@@ -15,11 +15,17 @@ extension InceptionV3 {
     /// `progress(done, count)` is called after every group, from one thread at a time (not necessarily the caller's).
     public func features(of images: [Float], count: Int, side: Int = 28,
                          progress: ((_ done: Int, _ total: Int) -> Void)? = nil) -> [Float] {
+        features(of: images, count: count, side: side, threads: BLASRuntime.threadCount, progress: progress)
+    }
+
+    /// `features(of:count:side:progress:)` on `threads` workers.
+    func features(of images: [Float], count: Int, side: Int, threads: Int,
+                  progress: ((_ done: Int, _ total: Int) -> Void)?) -> [Float] {
         precondition(side >= 1 && images.count == count * side * side,
                      "InceptionV3.features: \(images.count) values for \(count) images of \(side) x \(side)")
         guard count > 0 else { return [] }
         let group = Self.imagesPerGroup, groups = (count + group - 1) / group
-        let workers = max(1, min(BLASRuntime.threadCount, groups))
+        let workers = max(1, min(threads, groups))
         let workspaces = (0..<workers).map { _ in Workspace() }
         let resize = BilinearResize(from: side, to: Self.inputSide)
         var output = [Float](repeating: 0, count: count * Self.featureSize)

@@ -49,7 +49,7 @@ struct VAEBench: ParsableCommand {
             try report.measureInception(images: train.images, count: min(inception, train.count), threadCounts: threadCounts,
                                         compareTorch: compareTorch, log: log)
         }
-        if compareTorch {
+        if compareTorch && !selected.isEmpty {
             report.torch = TorchComparison.measure(runs: selected.map(\.name), threads: threadCounts,
                                                    dataDirectory: directory, log: log) ?? []
         }

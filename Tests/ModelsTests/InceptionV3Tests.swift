@@ -1,7 +1,6 @@
 import Autodiff
 import Evaluation
 import Foundation
-import LinearAlgebra
 @testable import Models
 import Storage
 import Testing
@@ -185,10 +184,7 @@ import Testing
         let reference = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/reference.json"))) as? [String: Any])
         let first = try #require(reference["first"] as? Int)
 
-        let saved = BLASRuntime.threadCount
-        defer { BLASRuntime.threadCount = saved }
-        BLASRuntime.threadCount = 2
-        let ours = network.features(of: pixels, count: count, side: side)
+        let ours = network.features(of: pixels, count: count, side: side, threads: 2, progress: nil)
         let d = InceptionV3.featureSize
         var worst = 0.0
         for image in 0..<count {
@@ -205,8 +201,7 @@ import Testing
         let torchFID = try #require(reference["fid"] as? Double)
         #expect(abs(fid - torchFID) / torchFID < 1e-3, "FID \(fid), pytorch-fid \(torchFID)")
 
-        BLASRuntime.threadCount = 1
-        let single = network.features(of: Array(pixels[..<(16 * side * side)]), count: 16, side: side)
+        let single = network.features(of: Array(pixels[..<(16 * side * side)]), count: 16, side: side, threads: 1, progress: nil)
         #expect(single == Array(ours[..<(16 * d)]), "features depend on the thread count")
     }
 }
