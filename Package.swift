@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["CZlib", "Storage", "Autodiff"]),
         .target(name: "Imaging", dependencies: ["CPNG", "Storage"]),
         .target(name: "Plotting", dependencies: ["CCairo", "Storage"]),
-        .target(name: "Models", dependencies: ["Layers", "Storage"]),
+        .target(name: "Models", dependencies: ["Layers", "Storage", "LinearAlgebra"]),
         .target(name: "Training", dependencies: ["Models", "Optimizers", "Datasets"]),
         .target(name: "Evaluation", dependencies: ["Models", "Datasets", "Imaging", "LinearAlgebra"]),
         .target(name: "Benchmarks", dependencies: ["Training", "Evaluation"]),

@@ -2,6 +2,7 @@ import Datasets
 import Evaluation
 import Foundation
 import LinearAlgebra
+import Models
 import Storage
 import Training
 
@@ -15,6 +16,8 @@ public struct BenchmarkReport {
     public var torch: [TorchComparison.Timing] = []
     /// The full evaluation of one run, per thread count, when measured.
     public var evaluations: [EvaluationTiming] = []
+    /// Inception-v3 features (pytorch-fid's network), per thread count, when measured.
+    public var inception: [InceptionTiming] = []
 
     public static func measure(runs: [Study.Run], data: MNISTSplit, threadCounts: [Int],
                                log: (String) -> Void) throws -> BenchmarkReport {
@@ -51,6 +54,25 @@ public struct BenchmarkReport {
         peakResidentMiB = Benchmark.peakResidentMiB
     }
 
+    /// Times Inception-v3's features of the first `count` of `images` on each of `threadCounts`, with the FMA limit
+    /// of `scripts/fma-peak` and, if `compareTorch`, pytorch-fid's own model in the same run.
+    public mutating func measureInception(images: [Float], count: Int, threadCounts: [Int], compareTorch: Bool,
+                                          log: (String) -> Void) throws {
+        let limits = Benchmark.fmaLimit(threads: threadCounts, log: log) ?? [:]
+        let torch = compareTorch ? TorchComparison.measureInception(threads: threadCounts, images: count, log: log) ?? [:] : [:]
+        for t in threadCounts {
+            var timing = try Benchmark.inception(images: images, count: count, threads: t)
+            timing.fmaLimit = limits[t]
+            timing.torchImagesPerSecond = torch[t]
+            log(String(format: "Inception-v3 features, %d thread(s): %.2f images/s, %.1f GFLOP/s (%@ of the FMA limit)%@", t,
+                       timing.imagesPerSecond, timing.gigaflopsPerSecond,
+                       timing.fractionOfLimit.map { String(format: "%.0f%%", 100 * $0) } ?? "?",
+                       timing.torchImagesPerSecond.map { String(format: "; pytorch-fid %.2f images/s", $0) } ?? ""))
+            inception.append(timing)
+        }
+        peakResidentMiB = Benchmark.peakResidentMiB
+    }
+
     public var markdown: String {
         var md = "| run | threads | s/epoch | images/s | BLAS GFLOP/epoch | BLAS GFLOP/s | % of sgemm peak |\n"
         md += "|---|---:|---:|---:|---:|---:|---:|\n"
@@ -81,6 +103,21 @@ public struct BenchmarkReport {
             md += "\nEvaluation as `vae-eval RUN` does it: test MSE and -ELBO, then FID, KID and precision/recall of the prior "
             md += "samples against the test set (shipped LeNet features); the test features are computed once and cached "
             md += "for every later evaluation.\n"
+        }
+        if !inception.isEmpty {
+            md += "\n| Inception-v3 features | threads | images | s | images/s | GFLOP/s | FMA limit GFLOP/s | % of limit | pytorch-fid images/s | ours / pytorch-fid |\n"
+            md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+            for e in inception {
+                let limit = e.fmaLimit.map { String(format: "%.1f", $0) } ?? "-"
+                let fraction = e.fractionOfLimit.map { String(format: "%.0f%%", 100 * $0) } ?? "-"
+                let torch = e.torchImagesPerSecond.map { String(format: "%.2f", $0) } ?? "-"
+                let ratio = e.torchImagesPerSecond.map { String(format: "%.2fx", e.imagesPerSecond / $0) } ?? "-"
+                md += String(format: "| random weights | %d | %d | %.1f | %.2f | %.1f | %@ | %@ | %@ | %@ |\n", e.threads, e.images,
+                             e.seconds, e.imagesPerSecond, e.gigaflopsPerSecond, limit, fraction, torch, ratio)
+            }
+            md += String(format: "\n%.2f GFLOP per image (2 x the %.3f G multiply-adds of its 94 convolutions); FMA limit from ",
+                         inception[0].gigaflopsPerImage, Double(InceptionV3.multiplyAddsPerImage) / 1e9)
+            md += "`scripts/fma-peak`; pytorch-fid 0.3.0's InceptionV3 timed by `scripts/inception_reference.py time` (batch 50).\n"
         }
         md += "\nsgemm peak (2048 x 2048 x 2048, OpenBLAS kernels `\(coreName)`): "
         md += sgemmPeak.map { String(format: "%.0f GFLOP/s on %d thread(s)", $0.gflops, $0.threads) }.joined(separator: ", ")

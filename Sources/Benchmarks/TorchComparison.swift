@@ -50,7 +50,7 @@ public enum TorchComparison {
         return best
     }
 
-    private static func run(_ arguments: [String], extraEnvironment: [String: String] = [:])
+    static func run(_ arguments: [String], extraEnvironment: [String: String] = [:])
         -> (status: Int32, output: String, error: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -54,3 +54,28 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: notebook))
     }
 }
+
+/// `vae-bench --inception N` alone (no training runs): the Inception table with N images per thread count and the
+/// FLOP count per image worked out from the network (2 x 5.711 G multiply-adds).
+@Suite struct InceptionBenchCommandTests {
+    @Test func inceptionCaseReportsImagesAndWork() throws {
+        let folder = TemporaryFolder()
+        let data = folder.path + "/mnist"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try TinyMNIST.write(to: data, trainCount: 16, testCount: 10)
+        let notebook = folder.path + "/figures.md"
+        let result = try Executables.run("vae-bench", ["--data", data, "--runs", "none", "--threads", "1", "--evaluate", "none",
+                                                       "--inception", "2", "--notebook", notebook],
+                                         currentDirectory: Programs.repositoryRoot)
+        try #require(result.status == 0, "vae-bench failed: \(result.stderr)")
+        let written = try String(contentsOfFile: notebook, encoding: .utf8)
+        let row = try #require(written.split(separator: "\n").first { $0.hasPrefix("| random weights | 1 | 2 |") }, "\(written)")
+        #expect(row.split(separator: "|").count == 10, "\(row)")
+        #expect(written.contains("11.42 GFLOP per image (2 x the 5.711 G multiply-adds"))
+        #expect(result.stderr.contains("Inception features, 1 thread(s): 2 images in "), "\(result.stderr)")
+
+        let bad = try Executables.run("vae-bench", ["--data", data, "--runs", "none", "--inception", "-1"],
+                                      currentDirectory: Programs.repositoryRoot)
+        #expect(bad.status != 0 && bad.stderr.contains("--inception"), "\(bad.stderr)")
+    }
+}
