@@ -181,6 +181,8 @@ def parity(args):
     images = np.concatenate([first, second])
     f = features(model, images)
     write_safetensors(trunk, os.path.join(args.out, "weights.safetensors"))
+    # The same state dict as the published .pth is: torch.save's legacy pickle stream (as torch 1.x before 1.6 wrote it).
+    torch.save(trunk.state_dict(), os.path.join(args.out, "weights.pth"), _use_new_zipfile_serialization=False)
     with open(os.path.join(args.out, "images.bin"), "wb") as h:
         h.write(b"IMAGES01" + struct.pack("<3i", len(images), 28, 28) + images.tobytes())
     with open(os.path.join(args.out, "features.bin"), "wb") as h:

@@ -11,7 +11,8 @@ public struct InceptionFeatureNetwork: Sendable {
     /// SHA-256 of the file's bytes.
     public let sha256: String
 
-    /// Loads a safetensors file holding the published file's tensors under their names (see `InceptionV3`).
+    /// Loads the weights from `path`: pytorch-fid's published `.pth` (either `torch.save` format, read by the
+    /// restricted unpickler of `StateDict`) or a safetensors file with the same tensor names (see `InceptionV3`).
     public init(path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else {
             throw InceptionWeightsError.unreadable(path: path, reason: "no such file")
@@ -20,11 +21,11 @@ public struct InceptionFeatureNetwork: Sendable {
         do { bytes = try SafeTensorsArchive.readFile(path) } catch {
             throw InceptionWeightsError.unreadable(path: path, reason: "\(error)")
         }
-        let archive: SafeTensorsArchive
-        do { archive = try SafeTensorsArchive(bytes: bytes, source: path) } catch {
+        let tensors: [String: SafeTensorsEntry]
+        do { tensors = try StateDict.read(bytes: bytes, source: path) } catch {
             throw InceptionWeightsError.unreadable(path: path, reason: "\(error)")
         }
-        try self.init(tensors: archive.entries, path: path, sha256: SHA256.hexDigest(of: bytes))
+        try self.init(tensors: tensors, path: path, sha256: SHA256.hexDigest(of: bytes))
     }
 
     /// The network from a state dict already read from `path` (e.g. by a PyTorch checkpoint reader), with the

@@ -195,6 +195,13 @@ import Testing
         }
         #expect(worst < 1e-4, "features differ from pytorch-fid's by \(worst) relative")
 
+        // The same weights as a legacy torch.save .pth, read by the restricted unpickler: the same features, bit for bit.
+        let fromPickle = try InceptionFeatureNetwork(path: folder + "/weights.pth")
+        let two = Array(pixels[..<(2 * side * side)])
+        #expect(fromPickle.network.features(of: two, count: 2, side: side, threads: 1, progress: nil)
+                == network.features(of: two, count: 2, side: side, threads: 1, progress: nil),
+                "the .pth and safetensors weights give different features")
+
         let fid = try FrechetDistance.compute(
             try FeatureStatistics(features: Array(ours[..<(first * d)]), dimension: d),
             try FeatureStatistics(features: Array(ours[(first * d)...]), dimension: d))
