@@ -22,13 +22,14 @@ extension Tensor {
         let m = batch * spatial
         precondition(!training || m > 1, "batchNorm: training needs more than 1 value per channel, got x \(x.shape)")
         let n = x.count
-        // Per channel: the mean and 1 / sqrt(var + eps) used (batch statistics or running estimates).
-        var mean = [Double](repeating: 0, count: channels)
-        var inverseStd = [Double](repeating: 0, count: channels)
+        // Per channel: the mean and 1 / sqrt(var + eps) used (batch statistics or running estimates). Copied into
+        // constants below: closures that capture a `var` array access it through a box on every element.
+        var channelMean = [Double](repeating: 0, count: channels)
+        var channelInverseStd = [Double](repeating: 0, count: channels)
         let input = x.data
         if training {
             var variance = [Double](repeating: 0, count: channels)
-            input.withUnsafeBufferPointer { px in mean.withUnsafeMutableBufferPointer { pm in
+            input.withUnsafeBufferPointer { px in channelMean.withUnsafeMutableBufferPointer { pm in
                 variance.withUnsafeMutableBufferPointer { pv in
                     Parallel.forEachRange(channels, itemSize: m) { range in
                         forEachChannelRun(batch: batch, channels: channels, spatial: spatial, range: range) { c, start in
@@ -49,17 +50,18 @@ extension Tensor {
             } }
             let keep = 1 - momentum
             for c in 0..<channels {
-                inverseStd[c] = 1 / (variance[c] + Double(epsilon)).squareRoot()
-                runningMean.data[c] = keep * runningMean.data[c] + momentum * Float(mean[c])
+                channelInverseStd[c] = 1 / (variance[c] + Double(epsilon)).squareRoot()
+                runningMean.data[c] = keep * runningMean.data[c] + momentum * Float(channelMean[c])
                 runningVariance.data[c] = keep * runningVariance.data[c]
                     + momentum * Float(variance[c] * Double(m) / Double(m - 1))
             }
         } else {
             for c in 0..<channels {
-                mean[c] = Double(runningMean.data[c])
-                inverseStd[c] = 1 / (Double(runningVariance.data[c]) + Double(epsilon)).squareRoot()
+                channelMean[c] = Double(runningMean.data[c])
+                channelInverseStd[c] = 1 / (Double(runningVariance.data[c]) + Double(epsilon)).squareRoot()
             }
         }
+        let mean = channelMean, inverseStd = channelInverseStd
         let scale = (0..<channels).map { Double(weight.data[$0]) * inverseStd[$0] }
         let shift = bias.data.map(Double.init)
         let y = [Float](unsafeUninitializedCapacity: n) { out, initialized in
@@ -97,14 +99,14 @@ extension Tensor {
                 if bias.requiresGrad { bias.withGrad { db in for c in 0..<channels { db[c] += Float(sumGrad[c]) } } }
                 if weight.requiresGrad { weight.withGrad { dw in for c in 0..<channels { dw[c] += Float(sumGradXHat[c]) } } }
                 guard x.requiresGrad else { return }
-                let count = Double(m)
+                let count = Double(m), gradSums = sumGrad, gradXHatSums = sumGradXHat
                 x.withGrad(writingIfNew: { dx, isNew in
                     let target = dx.baseAddress!
                     Parallel.forEachRange(batch * channels, itemSize: spatial) { rows in
                         for row in rows {
                             let c = row % channels, mu = mean[c], s = inverseStd[c], a = scale[c]
-                            let meanGrad = training ? sumGrad[c] / count : 0
-                            let meanGradXHat = training ? sumGradXHat[c] / count : 0
+                            let meanGrad = training ? gradSums[c] / count : 0
+                            let meanGradXHat = training ? gradXHatSums[c] / count : 0
                             for i in (row * spatial)..<((row + 1) * spatial) {
                                 let xHat = (Double(px[i]) - mu) * s
                                 let value = Float(a * (Double(pg[i]) - meanGrad - xHat * meanGradXHat))
