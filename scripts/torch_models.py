@@ -7,7 +7,8 @@ Train one of these in PyTorch, `torch.save(model.state_dict(), "m.pt")`, then
 and `decode(z)` the pixel probabilities; the training loss is yours to write (the toolkit's are in Sources/Models).
 
     MLPVAE(z=20, residual_blocks=0)   vae_std_z20, vae_std_z40, beta_vae_* (pytorch/examples vae/main.py itself when
-                                      residual_blocks=0); vae_std_z20_res with residual_blocks=2
+                                      residual_blocks=0); vae_std_z20_res with residual_blocks=2;
+                                      vae_std_z20_bn with batch_norm=True (evaluate after model.eval())
     ConvVAE(z=20)                     vae_conv
     WAE(z=20)                         wae
 
@@ -19,25 +20,34 @@ from torch import nn
 
 
 class MLPVAE(nn.Module):
-    """fc1 (784 -> 400) ReLU [-> h + ReLU(res_k(h))] -> fc21 (mean), fc22 (log-variance); fc3 ReLU -> fc4 -> sigmoid."""
+    """fc1 (784 -> 400) [BN] ReLU [-> h + ReLU(res_k(h))] -> fc21 (mean), fc22 (log-variance); fc3 [BN] ReLU -> fc4 ->
+    sigmoid. With batch_norm=True, BatchNorm1d(400) as fc1_bn and fc3_bn (vae_std_z20_bn)."""
 
-    def __init__(self, z=20, residual_blocks=0):
+    def __init__(self, z=20, residual_blocks=0, batch_norm=False):
         super().__init__()
         self.fc1 = nn.Linear(784, 400)
+        if batch_norm:
+            self.fc1_bn = nn.BatchNorm1d(400)
         for k in range(residual_blocks):
             setattr(self, f"res{k + 1}", nn.Linear(400, 400))
         self.residual_blocks = residual_blocks
         self.fc21, self.fc22 = nn.Linear(400, z), nn.Linear(400, z)
-        self.fc3, self.fc4 = nn.Linear(z, 400), nn.Linear(400, 784)
+        self.fc3 = nn.Linear(z, 400)
+        if batch_norm:
+            self.fc3_bn = nn.BatchNorm1d(400)
+        self.fc4 = nn.Linear(400, 784)
+        self.batch_norm = batch_norm
 
     def encode(self, x):
-        h = F.relu(self.fc1(x))
+        h = self.fc1(x)
+        h = F.relu(self.fc1_bn(h) if self.batch_norm else h)
         for k in range(self.residual_blocks):
             h = h + F.relu(getattr(self, f"res{k + 1}")(h))
         return self.fc21(h), self.fc22(h)
 
     def decode(self, z):
-        return torch.sigmoid(self.fc4(F.relu(self.fc3(z))))
+        h = self.fc3(z)
+        return torch.sigmoid(self.fc4(F.relu(self.fc3_bn(h) if self.batch_norm else h)))
 
 
 class ConvVAE(nn.Module):

@@ -101,8 +101,9 @@ enum PyTorchVAE {
         try expectMatchesPyTorch(checkpoint, "vae_z20")
     }
 
-    /// scripts/torch_models.py's modules for the residual VAE, the conv VAE and the WAE, with seeded random weights.
-    @Test(arguments: [("res", "vae_std_z20_res"), ("conv", "vae_conv"), ("wae", "wae")])
+    /// scripts/torch_models.py's modules for the residual VAE, the conv VAE, the WAE and the batch-norm MLP (its
+    /// running estimates import as buffers; `num_batches_tracked` is not imported), with seeded random weights.
+    @Test(arguments: [("res", "vae_std_z20_res"), ("conv", "vae_conv"), ("wae", "wae"), ("bn", "vae_std_z20_bn")])
     func theReferenceModulesImportOneToOne(_ stem: String, _ runName: String) throws {
         let out = PyTorchVAE.freshFolder()
         defer { try? FileManager.default.removeItem(atPath: out) }

@@ -13,7 +13,8 @@ For z in 20 and 40, OUT_DIR receives
     vae_z{z}.codes.npy, .decoded.npy       5 fixed latent codes (float32) and their decoded pixels
 and broken.pt: the z = 20 state dict with fc4.bias removed, an extra fc5.weight, fc1.weight transposed and fc21.bias
 as float64. The reference modules of scripts/torch_models.py (seeded random weights, zip format) are written the same
-way as res.zip.pt (MLPVAE with two residual blocks), conv.zip.pt (ConvVAE) and wae.zip.pt (WAE), with .json, .codes.npy
+way as res.zip.pt (MLPVAE with two residual blocks), conv.zip.pt (ConvVAE), wae.zip.pt (WAE) and bn.zip.pt (MLPVAE with
+batch norm, its running estimates moved by a few training-mode passes, evaluated in eval mode), with .json, .codes.npy
 and .decoded.npy beside each. Prints OK.
 """
 import json
@@ -113,6 +114,15 @@ def main(out, images_path):
         stem = os.path.join(out, name)
         torch.save(model.state_dict(), stem + ".zip.pt")
         write_evaluation(model, x, 20, stem, deterministic)
+    # The batch-norm MLP: a few training-mode passes move its running estimates away from (0, 1), then evaluation mode.
+    torch.manual_seed(6)
+    model = torch_models.MLPVAE(20, batch_norm=True)
+    with torch.no_grad():
+        for start in range(0, len(x), 32):
+            model.decode(model.encode(x[start:start + 32])[0])
+    model.eval()
+    torch.save(model.state_dict(), os.path.join(out, "bn.zip.pt"))
+    write_evaluation(model, x, 20, os.path.join(out, "bn"))
     print("OK")
 
 
