@@ -73,7 +73,11 @@ public struct ReportJob {
             let checkpoint = try Checkpoint.read(from: folder.checkpoint)
             let reference = (study?.runs.first { $0.name == results.run }
                 ?? study?.runs.first { $0.name == Study.splitSeededName(results.run).run })?.referenceMSE
-            entries.append(ReportEntry(folder: folder, results: results, training: checkpoint.training, referenceMSE: reference))
+            let imported = CheckpointImport.isImported(checkpoint)
+                ? (file: checkpoint.extraMetadata[CheckpointImport.sourceKey] ?? "?",
+                   sha256: checkpoint.extraMetadata[CheckpointImport.sourceDigestKey] ?? "?") : nil
+            entries.append(ReportEntry(folder: folder, results: results, training: checkpoint.training, referenceMSE: reference,
+                                       imported: imported))
             guard representatives.contains(folder.name) else { continue }
             sheets[results.run] = try writeSheets(checkpoint.model, run: results.run, folder: folder, test: test,
                                                   checkpointSHA256: results.checkpointSHA256)

@@ -11,6 +11,7 @@ extension StudyReport {
         let seeded = hasSeededRuns
         md += settingsSection + (seeded ? seedSettings : "") + "\n"
         md += "## Results\n\n" + (seeded ? seedTable : table) + "\n"
+        if let imported = importedRunsNote { md += imported + "\n" }
         if let samplers = samplerTable { md += "## Samplers\n\n" + samplers + "\n" }
         if let latent = latentSection { md += latent + "\n" }
         md += seedComparisonSection + "\n"
@@ -38,6 +39,15 @@ extension StudyReport {
         }
         if seeded { md += perSeedAppendix }
         return md
+    }
+
+    /// The runs whose checkpoints were imported (trained elsewhere, no training record of ours); nil when none was.
+    var importedRunsNote: String? {
+        let imported = entries.compactMap { e in e.imported.map { (e.folder.name, $0) } }
+        guard !imported.isEmpty else { return nil }
+        return "Imported checkpoints (trained elsewhere and read by `vae-eval import`; their training time and curves are "
+            + "not ours): " + imported.map { "\($0.0) from `\($0.1.file)` (SHA-256 `\($0.1.sha256.prefix(12))…`)" }
+                .joined(separator: "; ") + ".\n"
     }
 
     var settingsSection: String {

@@ -13,6 +13,14 @@ public struct ReportEntry {
     public var training: TrainingRecord
     /// The reference study's published test MSE, when the study file has one.
     public var referenceMSE: Double?
+    /// For a checkpoint made by `vae-eval import` (trained elsewhere): the file it came from and its SHA-256.
+    public var imported: (file: String, sha256: String)?
+
+    public init(folder: RunFolder, results: EvaluationResults, training: TrainingRecord, referenceMSE: Double?,
+                imported: (file: String, sha256: String)? = nil) {
+        self.folder = folder; self.results = results; self.training = training
+        self.referenceMSE = referenceMSE; self.imported = imported
+    }
 
     public var name: String { results.run }
     public var mse: Double { results.reconstruction.meanSquaredError }

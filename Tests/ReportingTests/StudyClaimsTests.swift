@@ -128,3 +128,16 @@ import Testing
         #expect(StudyReport.csvField("a,b") == "\"a,b\"" && StudyReport.csvField("q\"") == "\"q\"\"\"")
     }
 }
+
+/// Imported checkpoints are named as such in the notebook.
+@Suite struct ImportedRunsNoteTests {
+    @Test func importedRunsAreMarked() {
+        var entries = SeededReportTests.entries([("vae_std_z20", handMadeResults("vae_std_z20", mse: 0.01, fid: [400])),
+                                                 ("torch_vae", handMadeResults("torch_vae", mse: 0.011, fid: [390]))])
+        #expect(!StudyReport(entries: entries, title: "t", featureNetworkDescription: "L").markdown(figuresLink: "f")
+            .contains("Imported checkpoints"))
+        entries[1].imported = (file: "examples_vae.pt", sha256: String(repeating: "ab", count: 32))
+        let md = StudyReport(entries: entries, title: "t", featureNetworkDescription: "L").markdown(figuresLink: "f")
+        #expect(md.contains("Imported checkpoints (trained elsewhere and read by `vae-eval import`; their training time and curves are not ours): torch_vae from `examples_vae.pt` (SHA-256 `abababababab…`)."), "\(md)")
+    }
+}
