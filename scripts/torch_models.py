@@ -4,7 +4,7 @@
 Train one of these in PyTorch, `torch.save(model.state_dict(), "m.pt")`, then
 `vae-eval import m.pt --model RUN --out out/runs/RUN` and evaluate it like any run of ours. Each module's
 `encode(x)` gives what our encoder gives (mean and log-variance, or the WAE's code) for x of shape [B, 784] in [0, 1],
-and `decode(z)` the pixel probabilities; the training loss is yours to write (the toolkit's are in Sources/Models).
+and `decode(z)` the pixel probabilities (`logits(z)` their Bernoulli logits, for the VAEs); the training loss is yours to write (the toolkit's are in Sources/Models).
 
     MLPVAE(z=20, residual_blocks=0)   vae_std_z20, vae_std_z40, beta_vae_* (pytorch/examples vae/main.py itself when
                                       residual_blocks=0); vae_std_z20_res with residual_blocks=2;
@@ -45,9 +45,12 @@ class MLPVAE(nn.Module):
             h = h + F.relu(getattr(self, f"res{k + 1}")(h))
         return self.fc21(h), self.fc22(h)
 
-    def decode(self, z):
+    def logits(self, z):
         h = self.fc3(z)
-        return torch.sigmoid(self.fc4(F.relu(self.fc3_bn(h) if self.batch_norm else h)))
+        return self.fc4(F.relu(self.fc3_bn(h) if self.batch_norm else h))
+
+    def decode(self, z):
+        return torch.sigmoid(self.logits(z))
 
 
 class ConvVAE(nn.Module):
@@ -65,9 +68,12 @@ class ConvVAE(nn.Module):
         h = F.relu(self.conv2(F.relu(self.conv1(x.view(-1, 1, 28, 28))))).flatten(1)
         return self.fc_mean(h), self.fc_logvar(h)
 
-    def decode(self, z):
+    def logits(self, z):
         h = F.relu(self.fc(z)).view(-1, 64, 7, 7)
-        return torch.sigmoid(self.deconv2(F.relu(self.deconv1(h)))).view(-1, 784)
+        return self.deconv2(F.relu(self.deconv1(h))).view(-1, 784)
+
+    def decode(self, z):
+        return torch.sigmoid(self.logits(z))
 
 
 class WAE(nn.Module):

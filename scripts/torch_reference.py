@@ -15,7 +15,6 @@ import argparse, gzip, json, os, sys, time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 
@@ -32,37 +31,9 @@ def load(folder, prefix):
     return torch.from_numpy(images.copy())
 
 
-class MLPVAE(nn.Module):
-    """pytorch/examples vae/main.py."""
-    def __init__(self, z=20):
-        super().__init__()
-        self.fc1, self.fc21, self.fc22 = nn.Linear(784, 400), nn.Linear(400, z), nn.Linear(400, z)
-        self.fc3, self.fc4 = nn.Linear(z, 400), nn.Linear(400, 784)
-
-    def encode(self, x):
-        h = F.relu(self.fc1(x))
-        return self.fc21(h), self.fc22(h)
-
-    def logits(self, z):
-        return self.fc4(F.relu(self.fc3(z)))
-
-
-class ConvVAE(nn.Module):
-    """The study's convolutional VAE (Conv 1->32->64 k4 s2 p1, mirrored with transposed convolutions)."""
-    def __init__(self, z=20):
-        super().__init__()
-        self.c1, self.c2 = nn.Conv2d(1, 32, 4, 2, 1), nn.Conv2d(32, 64, 4, 2, 1)
-        self.mu, self.lv = nn.Linear(3136, z), nn.Linear(3136, z)
-        self.fc = nn.Linear(z, 3136)
-        self.d1, self.d2 = nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ConvTranspose2d(32, 1, 4, 2, 1)
-
-    def encode(self, x):
-        h = F.relu(self.c2(F.relu(self.c1(x.view(-1, 1, 28, 28))))).flatten(1)
-        return self.mu(h), self.lv(h)
-
-    def logits(self, z):
-        h = F.relu(self.fc(z)).view(-1, 64, 7, 7)
-        return self.d2(F.relu(self.d1(h))).flatten(1)
+# The same modules `vae-eval import` reads (scripts/torch_models.py, this script's folder), parameters created in the
+# order of the Swift models.
+from torch_models import ConvVAE, MLPVAE  # noqa: E402
 
 
 def loss(model, x):

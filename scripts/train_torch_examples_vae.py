@@ -12,8 +12,9 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
+
+from torch_models import MLPVAE  # noqa: E402 (this script's folder)
+from torch_reference import loss  # noqa: E402 (BCE summed + analytic KL, vae/main.py's loss)
 
 
 def images(path):
@@ -21,24 +22,6 @@ def images(path):
         data = f.read()
     count = int.from_bytes(data[4:8], "big")
     return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(count, 784).astype(np.float32) / 255
-
-
-class ExamplesVAE(nn.Module):
-    """fc1 (784 -> 400) ReLU -> fc21 (mean), fc22 (log-variance); fc3 (20 -> 400) ReLU -> fc4 -> sigmoid."""
-
-    def __init__(self, z=20):
-        super().__init__()
-        self.fc1, self.fc21, self.fc22 = nn.Linear(784, 400), nn.Linear(400, z), nn.Linear(400, z)
-        self.fc3, self.fc4 = nn.Linear(z, 400), nn.Linear(400, 784)
-
-    def forward(self, x):
-        h = F.relu(self.fc1(x))
-        mean, log_variance = self.fc21(h), self.fc22(h)
-        z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_variance)
-        logits = self.fc4(F.relu(self.fc3(z)))
-        bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
-        kl = -0.5 * torch.sum(1 + log_variance - mean.pow(2) - log_variance.exp())
-        return bce + kl
 
 
 def main():
@@ -52,16 +35,16 @@ def main():
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     train = torch.from_numpy(images(f"{args.mnist}/train-images-idx3-ubyte.gz"))
-    model = ExamplesVAE()
+    model = MLPVAE(20)  # pytorch/examples vae/main.py: fc1, fc21, fc22, fc3, fc4
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for epoch in range(1, args.epochs + 1):
         start, total = time.time(), 0.0
         for batch in torch.randperm(len(train)).split(256):
-            loss = model(train[batch])
+            batch_loss = loss(model, train[batch])
             optimizer.zero_grad()
-            loss.backward()
+            batch_loss.backward()
             optimizer.step()
-            total += loss.item()
+            total += batch_loss.item()
         print(f"epoch {epoch}: loss {total / len(train):.3f} per image, {time.time() - start:.1f} s", flush=True)
     torch.save(model.state_dict(), args.out)
     print(f"saved {args.out}")
