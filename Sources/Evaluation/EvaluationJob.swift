@@ -25,6 +25,10 @@ public final class EvaluationJob {
         public var waitForLock = true
         /// The importance-weighted log-likelihood's settings; nil skips it.
         public var logLikelihood: LogLikelihoodSettings?
+        /// The feature networks the generation metrics are measured in (LeNet alone by default).
+        public var features: [FeatureNetworkKind] = [.lenet]
+        /// The Inception weights file (`--inception-weights`); nil: `InceptionWeights.fileName` in the cache folder.
+        public var inceptionWeightsPath: String?
         /// How the gmm sampler is fitted; its seed is `seed`.
         public var mixtureFit: MixtureFitSettings { MixtureFitSettings(seed: seed) }
 
@@ -44,6 +48,7 @@ public final class EvaluationJob {
     private var training: MNISTSplit?
     private var dataChecksum: String?
     private var network: FeatureNetwork?
+    private var inception: InceptionFeatureNetwork?
     private var references: [String: ReferenceFeatures] = [:]
 
     public init(options: Options, currentDirectory: String = FileManager.default.currentDirectoryPath,
@@ -75,6 +80,25 @@ public final class EvaluationJob {
         return loaded
     }
 
+    /// pytorch-fid's Inception-v3 from `options.inceptionWeightsPath` or the cache folder, loaded on first use;
+    /// `InceptionWeightsError` (one line saying how to get the file) where there is none.
+    public func inceptionNetwork() throws -> InceptionFeatureNetwork {
+        if let inception { return inception }
+        let path = try InceptionWeights.locate(explicit: options.inceptionWeightsPath)
+        let loaded = try InceptionFeatureNetwork(path: path)
+        log("Inception weights \(path) (SHA-256 \(loaded.sha256.prefix(12)))")
+        inception = loaded
+        return loaded
+    }
+
+    /// The feature network of `kind`.
+    public func featureExtractor(_ kind: FeatureNetworkKind) throws -> any FeatureExtractor {
+        switch kind {
+        case .lenet: return try featureNetwork()
+        case .inception: return try inceptionNetwork()
+        }
+    }
+
     func checksum() throws -> String {
         if let dataChecksum { return dataChecksum }
         let computed = try MNIST.checksumOfFiles(in: options.dataDirectory)
@@ -82,28 +106,36 @@ public final class EvaluationJob {
         return computed
     }
 
-    /// Reference features of the test set in `cacheDirectory` (computed and cached on first use).
-    public func reference(cacheDirectory: String) throws -> ReferenceFeatures {
-        if let cached = references[cacheDirectory] { return cached }
+    /// Reference features of the test set in `cacheDirectory` in `kind`'s feature space (computed and cached on first
+    /// use, one file per network: `ReferenceCache`).
+    public func reference(cacheDirectory: String, network kind: FeatureNetworkKind = .lenet) throws -> ReferenceFeatures {
+        let key = kind.rawValue + ":" + cacheDirectory
+        if let cached = references[key] { return cached }
         let test = try testSet()
-        let (reference, wasCached) = try ReferenceCache.loadOrCompute(directory: cacheDirectory, network: try featureNetwork(),
+        let network = try featureExtractor(kind)
+        let (reference, wasCached) = try ReferenceCache.loadOrCompute(directory: cacheDirectory, network: network,
                                                                       images: test.images, count: test.count,
-                                                                      dataChecksum: try checksum())
-        log("reference features of \(reference.count) test images: \(wasCached ? "cached" : "computed and cached") in \(cacheDirectory)")
-        references[cacheDirectory] = reference
+                                                                      dataChecksum: try checksum(),
+                                                                      stage: "\(kind.displayName) features of the test set")
+        log("\(kind == .lenet ? "" : kind.displayName + " ")reference features of \(reference.count) test images: "
+            + "\(wasCached ? "cached" : "computed and cached") in \(cacheDirectory)")
+        references[key] = reference
         return reference
     }
 
-    /// Reference features of the training set in `cacheDirectory` (computed and cached on first use; keyed apart
-    /// from the test set's).
-    public func trainingReference(cacheDirectory: String) throws -> ReferenceFeatures {
-        let key = "train:" + cacheDirectory
+    /// Reference features of the training set in `cacheDirectory` in `kind`'s feature space (computed and cached on
+    /// first use; keyed apart from the test set's).
+    public func trainingReference(cacheDirectory: String, network kind: FeatureNetworkKind = .lenet) throws -> ReferenceFeatures {
+        let key = "train:" + kind.rawValue + ":" + cacheDirectory
         if let cached = references[key] { return cached }
         let training = try trainingSet()
-        let (reference, wasCached) = try ReferenceCache.loadOrCompute(directory: cacheDirectory, network: try featureNetwork(),
+        let network = try featureExtractor(kind)
+        let (reference, wasCached) = try ReferenceCache.loadOrCompute(directory: cacheDirectory, network: network,
                                                                       images: training.images, count: training.count,
-                                                                      dataChecksum: "train-" + (try checksum()))
-        log("reference features of \(reference.count) training images: \(wasCached ? "cached" : "computed and cached") in \(cacheDirectory)")
+                                                                      dataChecksum: "train-" + (try checksum()),
+                                                                      stage: "\(kind.displayName) features of the training set")
+        log("\(kind == .lenet ? "" : kind.displayName + " ")reference features of \(reference.count) training images: "
+            + "\(wasCached ? "cached" : "computed and cached") in \(cacheDirectory)")
         references[key] = reference
         return reference
     }
@@ -124,14 +156,21 @@ public final class EvaluationJob {
         guard FileManager.default.fileExists(atPath: folder.checkpoint) else {
             throw EvaluationError.missingCheckpoint(folder.checkpoint)
         }
-        let network = options.generation == nil ? nil : try featureNetwork()
+        let kinds = options.generation == nil ? [] : FeatureNetworkKind.allCases.filter(options.features.contains)
+        let network = kinds.contains(.lenet) ? try featureNetwork() : nil
+        let inception = kinds.contains(.inception) ? try inceptionNetwork() : nil
         var settings = EvaluationSettings(seed: options.seed, gridSize: 8, scale: options.scale, dataChecksum: try checksum(),
                                           generation: options.generation, featureNetworkSHA256: network?.sha256)
+        settings.setFeatureKinds(kinds)
+        settings.inceptionNetworkSHA256 = inception?.sha256
         settings.logLikelihood = options.logLikelihood
         let cacheDirectory = options.cacheDirectory ?? RunEvaluation.defaultCacheDirectory(for: folder)
         return try RunEvaluation.evaluate(folder, testSet: testSet, settings: settings, samplers: options.samplers,
                                           mixtureFit: options.mixtureFit, trainingSet: trainingSet, featureNetwork: network,
                                           reference: network == nil ? nil : { try self.reference(cacheDirectory: cacheDirectory) },
+                                          inception: inception.map { network in
+                                              (network, { try self.reference(cacheDirectory: cacheDirectory, network: .inception) })
+                                          },
                                           force: options.force, storedOnly: options.storedOnly, log: log)
     }
 }

@@ -5,8 +5,10 @@ import Models
 /// (`fixtures/results.schema.json` describes the file).
 public struct EvaluationResults: Codable, Equatable, Sendable {
     /// The version of the results.json layout this toolkit writes. 2: `schemaVersion` and `latent` added, the prior's
-    /// generation metrics stored once (under `samplers.prior`). Files without it are version 1 and still read.
-    public static let currentSchemaVersion = 2
+    /// generation metrics stored once (under `samplers.prior`). 3: a sampler's entry holds the metrics of each feature
+    /// network (`generation`: LeNet's, now optional; `inception`), the settings name them (`features`,
+    /// `inceptionNetworkSHA256`). Files without a version are version 1; versions 1 and 2 are still read.
+    public static let currentSchemaVersion = 3
 
     /// The layout version the file was written with (nil: version 1).
     public var schemaVersion: Int?
@@ -102,15 +104,35 @@ public struct EvaluationResults: Codable, Equatable, Sendable {
 
 /// One sampler's entry in `EvaluationResults.samplers`.
 public struct SamplerResults: Codable, Equatable, Sendable {
-    /// FID (mean +- std over draws) and the other metrics of its samples, with the same settings as the prior's.
-    public var generation: GenerationMetrics
+    /// FID (mean +- std over draws) and the other metrics of its samples in the LeNet feature space, with the same
+    /// settings as the prior's; nil when only other feature networks were asked for.
+    public var generation: GenerationMetrics?
+    /// The same metrics in pytorch-fid's Inception-v3 feature space (no class statistics); nil unless asked for
+    /// (`--features inception`). Each entry records its own settings and network SHA-256.
+    public var inception: GenerationMetrics?
     /// Wall seconds its fit took when it was computed (encoding the training set and EM for gmm); 0 for the prior.
     public var fitSeconds: Double
     /// File name of its 8 x 8 sample sheet in the run folder (`samples.png` for the prior, `samples-<name>.png`).
     public var samplesImage: String
 
-    public init(generation: GenerationMetrics, fitSeconds: Double, samplesImage: String) {
-        self.generation = generation; self.fitSeconds = fitSeconds; self.samplesImage = samplesImage
+    public init(generation: GenerationMetrics?, inception: GenerationMetrics? = nil, fitSeconds: Double, samplesImage: String) {
+        self.generation = generation; self.inception = inception; self.fitSeconds = fitSeconds; self.samplesImage = samplesImage
+    }
+
+    /// The metrics in `kind`'s feature space.
+    public func metrics(_ kind: FeatureNetworkKind) -> GenerationMetrics? {
+        switch kind {
+        case .lenet: return generation
+        case .inception: return inception
+        }
+    }
+
+    /// Sets the metrics in `kind`'s feature space.
+    public mutating func setMetrics(_ metrics: GenerationMetrics?, for kind: FeatureNetworkKind) {
+        switch kind {
+        case .lenet: generation = metrics
+        case .inception: inception = metrics
+        }
     }
 }
 
@@ -123,8 +145,12 @@ public struct EvaluationSettings: Codable, Equatable, Sendable {
     public var dataChecksum: String
     /// Nil when the generation metrics are not computed.
     public var generation: GenerationSettings?
-    /// SHA-256 of the feature-network file (nil without generation metrics).
+    /// SHA-256 of the LeNet feature-network file (nil without generation metrics or without LeNet features).
     public var featureNetworkSHA256: String?
+    /// The feature networks evaluated (`FeatureNetworkKind` names); nil when LeNet's alone (and in files before v3).
+    public var features: [String]?
+    /// SHA-256 of the Inception weights file when "inception" is among `features`.
+    public var inceptionNetworkSHA256: String?
     /// The samplers evaluated for this run (`SamplerKind` names, declaration order); set by `RunEvaluation.evaluate`
     /// from its request and the model. Nil without generation metrics and in results written before samplers existed.
     public var samplers: [String]?
@@ -143,3 +169,22 @@ public struct EvaluationSettings: Codable, Equatable, Sendable {
     }
 }
 
+
+extension EvaluationSettings {
+    /// The feature networks these settings measure in: none without generation settings, else `features`
+    /// (LeNet alone when nil).
+    public var featureKinds: [FeatureNetworkKind] {
+        guard generation != nil else { return [] }
+        return features.map { names in FeatureNetworkKind.allCases.filter { names.contains($0.rawValue) } } ?? [.lenet]
+    }
+
+    /// Records `kinds` (nil for LeNet alone, so that a LeNet evaluation's settings read as before).
+    public mutating func setFeatureKinds(_ kinds: [FeatureNetworkKind]) {
+        features = kinds == [.lenet] || kinds.isEmpty ? nil : FeatureNetworkKind.allCases.filter(kinds.contains).map(\.rawValue)
+    }
+
+    /// The SHA-256 of `kind`'s network file these settings record.
+    public func networkSHA256(_ kind: FeatureNetworkKind) -> String? {
+        kind == .lenet ? featureNetworkSHA256 : inceptionNetworkSHA256
+    }
+}

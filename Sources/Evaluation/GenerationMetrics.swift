@@ -87,7 +87,8 @@ public struct ImageSetMetrics: Codable, Equatable, Sendable {
     public var fid: Double
     public var kid: KernelInceptionDistance
     public var precisionRecall: PrecisionRecall
-    public var classes: ClassStatistics
+    /// The LeNet classifier's view of the set; nil in a feature space without a digit classifier (Inception).
+    public var classes: ClassStatistics?
 }
 
 /// The `generation` section of results.json.
@@ -100,10 +101,11 @@ public struct GenerationMetrics: Codable, Equatable, Sendable {
     public var referenceDataChecksum: String
     /// FID per draw and mean +- std over draws.
     public var fid: FIDSummary
-    /// KID (mean +- std over subsets), precision/recall and class statistics of the first draw.
+    /// KID (mean +- std over subsets), precision/recall and class statistics of the first draw (classes: LeNet
+    /// only, nil for Inception features).
     public var kid: KernelInceptionDistance
     public var precisionRecall: PrecisionRecall
-    public var classes: ClassStatistics
+    public var classes: ClassStatistics?
     /// Wall time of sampling and all metrics.
     public var seconds: Double
 }
@@ -112,31 +114,31 @@ public struct GenerationMetrics: Codable, Equatable, Sendable {
 public enum GenerationEvaluation {
     /// All metrics of one image set ([count, 784], pixels in [0, 1]) against `reference`. KID subsets are
     /// drawn from `SeededGenerator(seed)`.
-    public static func compare(_ images: [Float], count: Int, network: FeatureNetwork, reference: ReferenceFeatures,
-                               settings: GenerationSettings) throws -> ImageSetMetrics {
-        let outputs = network.measure(images, count: count)
-        return try compare(outputs: outputs, network: network, reference: reference, settings: settings,
-                           withSetMetrics: true).metrics!
+    public static func compare(_ images: [Float], count: Int, network: any FeatureExtractor, reference: ReferenceFeatures,
+                               settings: GenerationSettings, stage: String? = nil) throws -> ImageSetMetrics {
+        let outputs = network.extract(images, count: count, stage: stage)
+        return try compare(features: outputs.features, classes: outputs.classes, network: network, reference: reference,
+                           settings: settings, withSetMetrics: true).metrics!
     }
 
-    /// FID of the features in `outputs`, and when `withSetMetrics` also KID, precision/recall and classes.
-    static func compare(outputs: LeNet.Outputs, network: FeatureNetwork, reference: ReferenceFeatures,
+    /// FID of `features` ([n, network.dimension]), and when `withSetMetrics` also KID, precision/recall and `classes`.
+    static func compare(features: [Float], classes: ClassStatistics?, network: any FeatureExtractor, reference: ReferenceFeatures,
                         settings: GenerationSettings, withSetMetrics: Bool) throws -> (fid: Double, metrics: ImageSetMetrics?) {
-        precondition(outputs.count >= 2, "at least 2 images are needed for a covariance")
         let d = network.dimension
-        let statistics = try FeatureStatistics(features: outputs.features, dimension: d)
+        let count = features.count / d
+        precondition(count >= 2, "at least 2 images are needed for a covariance")
+        let statistics = try FeatureStatistics(features: features, dimension: d)
         let fid = try FrechetDistance.compute(statistics, reference.statistics)
         guard withSetMetrics else { return (fid, nil) }
         var generator = SeededGenerator(seed: settings.seed &+ 0x4B1D)
-        let subsetSize = min(settings.kidSubsetSize, outputs.count, reference.count)
-        let kid = try KernelInceptionDistance.compute(real: reference.features, generated: outputs.features, dimension: d,
+        let subsetSize = min(settings.kidSubsetSize, count, reference.count)
+        let kid = try KernelInceptionDistance.compute(real: reference.features, generated: features, dimension: d,
                                                       subsets: settings.kidSubsets, subsetSize: subsetSize,
                                                       generator: &generator)
-        let pr = try PrecisionRecall.compute(real: reference.features, generated: outputs.features, dimension: d,
+        let pr = try PrecisionRecall.compute(real: reference.features, generated: features, dimension: d,
                                              k: settings.precisionRecallK,
                                              realSquaredRadii: reference.squaredRadii(k: settings.precisionRecallK))
-        return (fid, ImageSetMetrics(count: outputs.count, fid: fid, kid: kid, precisionRecall: pr,
-                                     classes: ClassStatistics(outputs)))
+        return (fid, ImageSetMetrics(count: count, fid: fid, kid: kid, precisionRecall: pr, classes: classes))
     }
 
     /// `count` samples of `model` from its prior, `batchSize` at a time, as one row-major [count, imageSize] array.
@@ -166,7 +168,7 @@ public enum GenerationEvaluation {
 
     /// FID over `settings.draws` independent draws of `settings.samples` prior samples, and KID, precision/recall
     /// and class statistics of the first draw. `log` receives one line per draw.
-    public static func evaluate(_ model: any GenerativeModel, network: FeatureNetwork, reference: ReferenceFeatures,
+    public static func evaluate(_ model: any GenerativeModel, network: any FeatureExtractor, reference: ReferenceFeatures,
                                 settings: GenerationSettings, log: (String) -> Void = { _ in }) throws -> GenerationMetrics {
         try evaluate(model, sampler: .prior(of: model),
                      network: network, reference: reference, settings: settings, log: log)
@@ -174,7 +176,7 @@ public enum GenerationEvaluation {
 
     /// As `evaluate(_:network:reference:settings:log:)`, with the images drawn by `sampler` (draw i uses the i-th
     /// generator split off `SeededGenerator(settings.seed)`, whatever the sampler).
-    public static func evaluate(_ model: any GenerativeModel, sampler: PreparedSampler, network: FeatureNetwork,
+    public static func evaluate(_ model: any GenerativeModel, sampler: PreparedSampler, network: any FeatureExtractor,
                                 reference: ReferenceFeatures, settings: GenerationSettings,
                                 log: (String) -> Void = { _ in }) throws -> GenerationMetrics {
         try settings.validate()
@@ -188,15 +190,16 @@ public enum GenerationEvaluation {
         for draw in 0..<settings.draws {
             var generator = root.split()
             let images = samples(count: settings.samples, generator: &generator, draw: sampler.draw)
-            let outputs = network.measure(images, count: settings.samples)
-            let (fid, metrics) = try compare(outputs: outputs, network: network, reference: reference,
-                                             settings: settings, withSetMetrics: draw == 0)
+            let outputs = network.extract(images, count: settings.samples,
+                                          stage: "\(network.kind.displayName) features of draw \(draw + 1)/\(settings.draws)")
+            let (fid, metrics) = try compare(features: outputs.features, classes: outputs.classes, network: network,
+                                             reference: reference, settings: settings, withSetMetrics: draw == 0)
             if let metrics { first = metrics }
             fids.append(fid)
-            log(String(format: "FID draw %d/%d: %.4f (%.1f s)", draw + 1, settings.draws, fid, Date().timeIntervalSince(start)))
+            log(String(format: "%@FID draw %d/%d: %.4f (%.1f s)", network.kind == .lenet ? "" : network.kind.displayName + " ", draw + 1, settings.draws, fid, Date().timeIntervalSince(start)))
         }
         let metrics = first!
-        return GenerationMetrics(settings: settings, featureNetworkSHA256: network.sha256, featureLayer: network.layer.rawValue,
+        return GenerationMetrics(settings: settings, featureNetworkSHA256: network.sha256, featureLayer: network.layerName,
                                  referenceCount: reference.count, referenceDataChecksum: reference.dataChecksum,
                                  fid: FIDSummary(values: fids), kid: metrics.kid, precisionRecall: metrics.precisionRecall,
                                  classes: metrics.classes, seconds: Date().timeIntervalSince(start))

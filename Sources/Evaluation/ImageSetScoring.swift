@@ -48,14 +48,16 @@ public enum ImageSetScoring {
     /// `dimension + 1` images, and precision/recall's k-NN radii need `k + 1`.
     public static func minimumCount(dimension: Int, k: Int) -> Int { max(dimension + 1, k + 1) }
 
-    /// FID, KID, precision/recall and class statistics of `set` against `reference`.
+    /// FID, KID, precision/recall and class statistics of `set` against `reference`, in `kind`'s feature space.
     ///
     /// Refuses a set below `minimumCount` (FID of 4 images against 10,000 is a number without meaning) and notes
     /// when the set is smaller than the reference: FID's estimator is biased upward by a term that grows like
     /// 1/N (Chong & Forsyth 2020, "Effectively Unbiased FID"), so FIDs compare only at equal N.
     public static func score(_ set: ImageSet, path imagesPath: String, reference choice: ReferenceChoice, job: EvaluationJob,
-                             cacheDirectory: String, seed: UInt64, kidSubsets: Int, kidSubsetSize: Int) throws -> ImageSetScore {
-        let network = try job.featureNetwork()
+                             cacheDirectory: String, seed: UInt64, kidSubsets: Int, kidSubsetSize: Int,
+                             network kind: FeatureNetworkKind = .lenet) throws -> ImageSetScore {
+        let network = try job.featureExtractor(kind)
+        let stage = "\(kind.displayName) features of \(imagesPath)"
         let settings = GenerationSettings(samples: set.count, draws: 1, seed: seed, kidSubsets: kidSubsets,
                                           kidSubsetSize: kidSubsetSize)
         let minimum = minimumCount(dimension: network.dimension, k: settings.precisionRecallK)
@@ -69,13 +71,14 @@ public enum ImageSetScoring {
             let statistics = try FIDStatisticsFile.read(path)
             guard statistics.dimension == network.dimension else {
                 throw EvaluationError.invalidSetting("\(path) holds \(statistics.dimension)-d statistics; the feature network "
-                    + "gives \(network.dimension)-d features (\(network.layer.rawValue)): compute both with the same network")
+                    + "gives \(network.dimension)-d features (\(network.layerName)): compute both with the same network")
             }
-            let own = try FeatureStatistics(features: network.measure(set.images, count: set.count).features, dimension: network.dimension)
+            let own = try FeatureStatistics(features: network.extract(set.images, count: set.count, stage: stage).features,
+                                            dimension: network.dimension)
             notices.append("notice: against precomputed statistics only the FID is computed (KID and precision/recall need the reference features)")
             return ImageSetScore(images: imagesPath, format: set.format, reference: path, referenceCount: nil,
                                  fid: try FrechetDistance.compute(own, statistics), metrics: nil, featureNetworkPath: network.path,
-                                 featureNetworkSHA256: network.sha256, featureLayer: network.layer.rawValue, notices: notices)
+                                 featureNetworkSHA256: network.sha256, featureLayer: network.layerName, notices: notices)
         }
         let (reference, name) = try referenceFeatures(choice, job: job, network: network, cacheDirectory: cacheDirectory)
         if set.count < reference.count {
@@ -83,24 +86,24 @@ public enum ImageSetScoring {
                 + "so this FID reads higher than one of \(reference.count) images of the same model would; compare FIDs at equal N")
         }
         let metrics = try GenerationEvaluation.compare(set.images, count: set.count, network: network, reference: reference,
-                                                       settings: settings)
+                                                       settings: settings, stage: stage)
         return ImageSetScore(images: imagesPath, format: set.format, reference: name, referenceCount: reference.count,
                              fid: metrics.fid, metrics: metrics, featureNetworkPath: network.path,
-                             featureNetworkSHA256: network.sha256, featureLayer: network.layer.rawValue, notices: notices)
+                             featureNetworkSHA256: network.sha256, featureLayer: network.layerName, notices: notices)
     }
 
-    static func referenceFeatures(_ choice: ReferenceChoice, job: EvaluationJob, network: FeatureNetwork,
+    static func referenceFeatures(_ choice: ReferenceChoice, job: EvaluationJob, network: any FeatureExtractor,
                                   cacheDirectory: String) throws -> (ReferenceFeatures, String) {
         switch choice {
         case .test:
-            return (try job.reference(cacheDirectory: cacheDirectory), "MNIST test set")
+            return (try job.reference(cacheDirectory: cacheDirectory, network: network.kind), "MNIST test set")
         case .train:
-            return (try job.trainingReference(cacheDirectory: cacheDirectory), "MNIST training set")
+            return (try job.trainingReference(cacheDirectory: cacheDirectory, network: network.kind), "MNIST training set")
         case .statistics:
             preconditionFailure("referenceFeatures: statistics files have no features")
         case .images(let path):
             let set = try ImageSetFile.load(path)
-            let outputs = network.measure(set.images, count: set.count)
+            let outputs = network.extract(set.images, count: set.count, stage: "\(network.kind.displayName) features of \(path)")
             let features = try ReferenceFeatures(features: outputs.features, dimension: network.dimension,
                                                  networkSHA256: network.sha256, dataChecksum: "")
             return (features, path)
@@ -120,9 +123,11 @@ public enum ImageSetScoring {
             lines += [
                 "KID       \(kid) (\(m.kid.subsets.counted("subset")) of \(m.kid.subsetSize))",
                 String(format: "precision %.4f  recall %.4f (k = %d)", m.precisionRecall.precision, m.precisionRecall.recall, m.precisionRecall.k),
-                String(format: "classes   entropy %.3f nats, mean max confidence %.3f; histogram ", m.classes.entropy,
-                       m.classes.meanMaxConfidence) + m.classes.histogram.map(String.init).joined(separator: " "),
             ]
+            if let classes = m.classes {
+                lines.append(String(format: "classes   entropy %.3f nats, mean max confidence %.3f; histogram ", classes.entropy,
+                                    classes.meanMaxConfidence) + classes.histogram.map(String.init).joined(separator: " "))
+            }
         }
         lines.append("network   \(score.featureNetworkPath) (sha256 \(score.featureNetworkSHA256.prefix(12)), \(score.featureLayer))")
         return lines

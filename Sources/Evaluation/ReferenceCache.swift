@@ -107,14 +107,15 @@ public enum ReferenceCache {
     }
 
     /// The cached features if present, else computes them with `network` from `images` ([count, 784])
-    /// and stores them. `cached` says which happened.
-    public static func loadOrCompute(directory: String, network: FeatureNetwork, images: [Float], count: Int,
-                                     dataChecksum: String) throws -> (reference: ReferenceFeatures, cached: Bool) {
+    /// and stores them. `cached` says which happened. Each network has its own file (keyed by its SHA-256), so
+    /// LeNet's and Inception's references sit side by side; `stage` names the pass in the progress line of a slow one.
+    public static func loadOrCompute(directory: String, network: any FeatureExtractor, images: [Float], count: Int,
+                                     dataChecksum: String, stage: String? = nil) throws -> (reference: ReferenceFeatures, cached: Bool) {
         if let hit = load(directory: directory, networkSHA256: network.sha256, dataChecksum: dataChecksum),
            hit.dimension == network.dimension {
             return (hit, true)
         }
-        let outputs = network.measure(images, count: count)
+        let outputs = network.extract(images, count: count, stage: stage)
         let reference = try ReferenceFeatures(features: outputs.features, dimension: network.dimension,
                                               networkSHA256: network.sha256, dataChecksum: dataChecksum)
         try store(reference, directory: directory)

@@ -85,8 +85,9 @@ public enum RunEvaluation {
 
     /// The stored results of `folder` if they answer an evaluation of this checkpoint with these settings (whose
     /// `samplers` are already resolved): the same checkpoint, seed, grid and data; with generation settings, the same
-    /// generation settings and feature network and an entry for each requested sampler (stored results may hold more);
-    /// and every sample sheet present and recording this checkpoint's SHA-256.
+    /// generation settings and feature networks in an entry for each requested sampler and network (stored results may
+    /// hold more samplers and networks; each entry records its own settings and network SHA-256); and every sample sheet
+    /// present and recording this checkpoint's SHA-256.
     public static func cachedResults(_ folder: RunFolder, checkpointSHA256: String,
                                      settings: EvaluationSettings) -> EvaluationResults? {
         guard let stored = storedResults(folder), stored.checkpointSHA256 == checkpointSHA256, let old = stored.settings,
@@ -97,10 +98,15 @@ public enum RunEvaluation {
         else { return nil }
         if let generation = settings.generation {
             let samplers = (settings.samplers ?? []).compactMap(SamplerKind.init(rawValue:))
-            guard old.generation == generation, old.featureNetworkSHA256 == settings.featureNetworkSHA256,
-                  let entries = stored.samplers, old.samplers != nil,
-                  samplers.allSatisfy({ entries[$0.rawValue] != nil }),
-                  !samplers.contains(.prior) || stored.generation != nil,
+            let networks = settings.featureKinds
+            func answers(_ entry: SamplerResults?) -> Bool {
+                networks.allSatisfy { kind in
+                    guard let metrics = entry?.metrics(kind) else { return false }
+                    return metrics.settings == generation && metrics.featureNetworkSHA256 == settings.networkSHA256(kind)
+                }
+            }
+            guard let entries = stored.samplers, old.samplers != nil,
+                  samplers.allSatisfy({ answers(entries[$0.rawValue]) }),
                   !samplers.contains(.gmm) || old.mixtureFit == settings.mixtureFit,
                   !samplers.contains(.learned) || old.codePriorSHA256 == settings.codePriorSHA256
             else { return nil }
@@ -123,7 +129,9 @@ public enum RunEvaluation {
 
     /// `new` with what it did not recompute kept from `stored`, while still valid: the stored sampler entries of
     /// the same checkpoint and data, when `new` has no generation metrics (all of them, with their generation
-    /// settings) or the same generation settings and feature network (those of samplers `new` did not evaluate).
+    /// settings) or the same generation settings and feature network (those of samplers `new` did not evaluate);
+    /// and, in the samplers `new` did evaluate, the metrics of the feature networks it did not measure in (each
+    /// records its own settings and network SHA-256; a gmm entry needs the same fit settings).
     /// A kept learned-sampler entry needs the code prior it was measured with (`codePriorSHA256`, the current
     /// file's), and every kept entry its sample sheet of this checkpoint.
     static func merged(_ new: EvaluationResults, with stored: EvaluationResults?, folder: RunFolder,
@@ -131,10 +139,41 @@ public enum RunEvaluation {
         guard let stored, stored.checkpointSHA256 == new.checkpointSHA256, let old = stored.settings,
               var settings = new.settings, old.dataChecksum == settings.dataChecksum, old.samplers != nil,
               let oldEntries = stored.samplers, !oldEntries.isEmpty else { return new }
-        if settings.generation != nil {
-            guard old.generation == settings.generation, old.featureNetworkSHA256 == settings.featureNetworkSHA256 else { return new }
+        var computed = new.samplers ?? [:]
+        let measured = Set(settings.featureKinds)
+        for (name, entry) in computed {
+            guard let old = oldEntries[name],
+                  name != SamplerKind.learned.rawValue || (stored.settings?.codePriorSHA256 != nil && stored.settings?.codePriorSHA256 == codePriorSHA256),
+                  name != SamplerKind.gmm.rawValue || stored.settings?.mixtureFit == settings.mixtureFit else { continue }
+            var merged = entry
+            for kind in FeatureNetworkKind.allCases where !measured.contains(kind) {
+                if let metrics = old.metrics(kind) { merged.setMetrics(metrics, for: kind) }
+            }
+            computed[name] = merged
         }
-        let computed = new.samplers ?? [:]
+        /// `samplers` with settings naming the networks their entries hold (SHA-256s of kept ones from `old`).
+        func settled(_ samplers: [String: SamplerResults], _ settings: EvaluationSettings) -> EvaluationResults {
+            var settings = settings
+            if settings.generation != nil {
+                let present = Set(samplers.values.flatMap { entry in FeatureNetworkKind.allCases.filter { entry.metrics($0) != nil } })
+                settings.setFeatureKinds(FeatureNetworkKind.allCases.filter(present.contains))
+                if !measured.contains(.lenet), present.contains(.lenet) { settings.featureNetworkSHA256 = old.featureNetworkSHA256 }
+                if !measured.contains(.inception), present.contains(.inception) {
+                    settings.inceptionNetworkSHA256 = old.inceptionNetworkSHA256
+                }
+            }
+            var result = new
+            result.samplers = samplers.isEmpty ? new.samplers : samplers
+            result.settings = settings
+            return result
+        }
+        if settings.generation != nil {
+            guard old.generation == settings.generation,
+                  settings.featureNetworkSHA256 == nil || old.featureNetworkSHA256 == settings.featureNetworkSHA256,
+                  settings.inceptionNetworkSHA256 == nil || old.inceptionNetworkSHA256 == nil
+                    || old.inceptionNetworkSHA256 == settings.inceptionNetworkSHA256
+            else { return settled(computed, settings) }
+        }
         var kept: [String: SamplerResults] = [:]
         for (name, entry) in oldEntries where computed[name] == nil {
             guard sheetBelongs(folder.path + "/" + entry.samplesImage, to: new.checkpointSHA256) || name == SamplerKind.prior.rawValue,
@@ -142,23 +181,22 @@ public enum RunEvaluation {
             else { continue }
             kept[name] = entry
         }
-        guard !kept.isEmpty else { return new }
+        guard !kept.isEmpty else { return settled(computed, settings) }
         if settings.generation == nil {
             settings.generation = old.generation
             settings.featureNetworkSHA256 = old.featureNetworkSHA256
+            settings.features = old.features
+            settings.inceptionNetworkSHA256 = old.inceptionNetworkSHA256
         }
         if kept[SamplerKind.gmm.rawValue] != nil { settings.mixtureFit = old.mixtureFit }
         if kept[SamplerKind.learned.rawValue] != nil { settings.codePriorSHA256 = old.codePriorSHA256 }
         let all = computed.merging(kept) { a, _ in a }
         settings.samplers = SamplerKind.allCases.map(\.rawValue).filter { all[$0] != nil }
-        var result = new
-        result.samplers = all
-        result.settings = settings
-        return result
+        return settled(all, settings)
     }
 
     /// Evaluates `folder` with `settings` (`featureNetwork` and `reference` are needed when
-    /// `settings.generation` is set) and the `samplers` requested (resolved for the run's model, recorded in
+    /// `settings.generation` is set and its `featureKinds` hold LeNet; `inception` when they hold Inception) and the `samplers` requested (resolved for the run's model, recorded in
     /// `settings.samplers`; samplers other than the prior need generation settings and `trainingSet`, and the gmm
     /// sampler fits with `mixtureFit`). Returns the results and whether they were reused from results.json.
     /// `testSet`, `trainingSet` and `reference` are only called when something is recomputed; with `storedOnly` nothing
@@ -167,6 +205,7 @@ public enum RunEvaluation {
                                 samplers request: SamplerRequest = .only([.prior]), mixtureFit: MixtureFitSettings = MixtureFitSettings(),
                                 trainingSet: (() throws -> MNISTSplit)? = nil,
                                 featureNetwork: FeatureNetwork? = nil, reference: (() throws -> ReferenceFeatures)? = nil,
+                                inception: (network: InceptionFeatureNetwork, reference: () throws -> ReferenceFeatures)? = nil,
                                 force: Bool = false, storedOnly: Bool = false, log: @escaping (String) -> Void = { _ in })
         throws -> (results: EvaluationResults, reused: Bool) {
         guard FileManager.default.fileExists(atPath: folder.checkpoint) else {
@@ -209,10 +248,21 @@ public enum RunEvaluation {
         let latent = LatentMetrics.results(for: model, test: testSet, likelihood: settings.logLikelihood, log: log)
         var samplerResults: [String: SamplerResults]?
         if let generationSettings = settings.generation {
-            guard let featureNetwork, let reference else {
-                preconditionFailure("RunEvaluation.evaluate: generation metrics need a feature network and reference features")
+            var networks: [(network: any FeatureExtractor, reference: ReferenceFeatures)] = []
+            for kind in settings.featureKinds {
+                switch kind {
+                case .lenet:
+                    guard let featureNetwork, let reference else {
+                        preconditionFailure("RunEvaluation.evaluate: LeNet generation metrics need a feature network and reference features")
+                    }
+                    networks.append((featureNetwork, try reference()))
+                case .inception:
+                    guard let inception else {
+                        preconditionFailure("RunEvaluation.evaluate: Inception generation metrics need the network and its reference features")
+                    }
+                    networks.append((inception.network, try inception.reference()))
+                }
             }
-            let features = try reference()
             samplerResults = [:]
             for kind in samplers {
                 let sampler: PreparedSampler
@@ -230,10 +280,12 @@ public enum RunEvaluation {
                                    to: folder.path + "/" + kind.samplesImage)
                 }
                 log("sampler \(kind.rawValue):")
-                let metrics = try GenerationEvaluation.evaluate(model, sampler: sampler, network: featureNetwork,
-                                                                reference: features, settings: generationSettings, log: log)
-                samplerResults?[kind.rawValue] = SamplerResults(generation: metrics, fitSeconds: sampler.fitSeconds,
-                                                                samplesImage: kind.samplesImage)
+                var entry = SamplerResults(generation: nil, fitSeconds: sampler.fitSeconds, samplesImage: kind.samplesImage)
+                for (network, features) in networks {
+                    entry.setMetrics(try GenerationEvaluation.evaluate(model, sampler: sampler, network: network, reference: features,
+                                                                       settings: generationSettings, log: log), for: network.kind)
+                }
+                samplerResults?[kind.rawValue] = entry
             }
         }
         let computed = EvaluationResults(

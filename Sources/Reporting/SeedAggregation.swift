@@ -98,7 +98,7 @@ public enum SeedAggregation {
     public static func fidsBySampler(_ results: EvaluationResults) -> [String: FIDSummary] {
         var fids: [String: FIDSummary] = [:]
         if let generation = results.generation { fids[priorSampler] = generation.fid }
-        for (name, sampler) in results.samplers ?? [:] { fids[name] = sampler.generation.fid }
+        for (name, sampler) in results.samplers ?? [:] { if let g = sampler.generation { fids[name] = g.fid } }
         return fids
     }
 

@@ -157,7 +157,8 @@ public enum StudyClaims {
     }
 
     /// The report's table: one row per claim with the reference study's numbers, ours, the test and the verdict.
-    public static func markdown(_ checks: [ClaimCheck]) -> String {
+    /// `fidLabel` names the FID's feature space in the "ours" column.
+    public static func markdown(_ checks: [ClaimCheck], fidLabel: String = "FID (LeNet, prior)") -> String {
         func figure(_ s: SeedStatistic?, _ metric: StudyClaim.Metric) -> String {
             guard let s else { return "-" }
             let digits = metric == .mse ? "%.5f" : (metric == .fid ? "%.1f" : "%.2f")
@@ -167,7 +168,7 @@ public enum StudyClaims {
         var md = "| claim | reference study | ours (mean ± std over seeds) | test | verdict |\n|---|---|---|---|---|\n"
         for check in checks {
             let ours = check.ours.map { "\($0.run) \(figure($0.statistic, check.claim.metric))" }.joined(separator: "; ")
-            let metric = ["mse": "test MSE", "fid": "FID (LeNet, prior)", "epochSeconds": "s/epoch"][check.claim.metric.rawValue]!
+            let metric = ["mse": "test MSE", "fid": fidLabel, "epochSeconds": "s/epoch"][check.claim.metric.rawValue]!
             md += "| \(check.claim.statement) | \(check.claim.reference) | \(metric): \(ours) | \(check.tests.joined(separator: "; ")) | **\(check.verdict.rawValue)** |\n"
         }
         return md

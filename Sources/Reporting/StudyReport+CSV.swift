@@ -25,14 +25,16 @@ extension StudyReport {
                 add("training_seconds", r.trainingSeconds)
                 add("seconds_per_epoch", r.trainingEpochs > 0 ? r.trainingSeconds / Double(r.trainingEpochs) : nil)
                 for sampler in SeedAggregation.orderedSamplers((r.samplers ?? [:]).keys) {
-                    guard let g = r.samplers?[sampler]?.generation else { continue }
-                    let features = "lenet"
-                    add("fid", g.fid.mean, sampler: sampler, features: features)
-                    add("fid_draw_std", g.fid.values.count > 1 ? g.fid.standardDeviation : nil, sampler: sampler, features: features)
-                    add("kid", g.kid.mean, sampler: sampler, features: features)
-                    add("precision", g.precisionRecall.precision, sampler: sampler, features: features)
-                    add("recall", g.precisionRecall.recall, sampler: sampler, features: features)
-                    add("class_entropy", g.classes.entropy, sampler: sampler, features: features)
+                    for network in FeatureNetworkKind.allCases {
+                        guard let g = r.samplers?[sampler]?.metrics(network) else { continue }
+                        let features = network.rawValue
+                        add("fid", g.fid.mean, sampler: sampler, features: features)
+                        add("fid_draw_std", g.fid.values.count > 1 ? g.fid.standardDeviation : nil, sampler: sampler, features: features)
+                        add("kid", g.kid.mean, sampler: sampler, features: features)
+                        add("precision", g.precisionRecall.precision, sampler: sampler, features: features)
+                        add("recall", g.precisionRecall.recall, sampler: sampler, features: features)
+                        add("class_entropy", g.classes?.entropy, sampler: sampler, features: features)
+                    }
                 }
             }
         }

@@ -34,6 +34,13 @@ extension StudyReport {
         md += "\n" + [ClaimVerdict.confirmed, .notShown, .contradicted, .notMeasured].compactMap { verdict in
             counts[verdict].map { "\($0) \(verdict.rawValue)" }
         }.joined(separator: ", ") + " (of the claims file's \(checks.count)).\n"
+        let fidClaims = claims.filter { $0.metric == .fid }
+        if hasInception, !fidClaims.isEmpty {
+            md += "\nThe FID claims in pytorch-fid's Inception feature space (the reference study's own, so here the values "
+            md += "compare too), tested the same way:\n\n"
+            md += StudyClaims.markdown(fidClaims.map { StudyClaims.check($0, statistic: inceptionClaimStatistic) },
+                                       fidLabel: "FID (Inception, prior)")
+        }
         return md
     }
 

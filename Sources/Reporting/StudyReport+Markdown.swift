@@ -12,6 +12,7 @@ extension StudyReport {
         md += settingsSection + (seeded ? seedSettings : "") + "\n"
         md += "## Results\n\n" + (seeded ? seedTable : table) + "\n"
         if let imported = importedRunsNote { md += imported + "\n" }
+        if let spaces = featureSpaceSection { md += spaces + "\n" }
         if let samplers = samplerTable { md += "## Samplers\n\n" + samplers + "\n" }
         if let latent = latentSection { md += latent + "\n" }
         md += seedComparisonSection + "\n"
@@ -21,6 +22,10 @@ extension StudyReport {
         md += "## Plots\n\n"
         md += "![MSE vs FID tradeoff](\(figuresLink)/tradeoff.png)\n\n"
         md += "Vector versions: [SVG](\(figuresLink)/tradeoff.svg), [PDF](\(figuresLink)/tradeoff.pdf).\n\n"
+        if hasInception {
+            md += "![MSE vs Inception FID tradeoff](\(figuresLink)/tradeoff-inception.png)\n\n"
+            md += "Vector versions: [SVG](\(figuresLink)/tradeoff-inception.svg), [PDF](\(figuresLink)/tradeoff-inception.pdf).\n\n"
+        }
         if bestSamplerTradeoffPlot != nil {
             md += "![MSE vs FID tradeoff, each run with its best sampler](\(figuresLink)/tradeoff-best-sampler.png)\n\n"
             md += "Vector versions: [SVG](\(figuresLink)/tradeoff-best-sampler.svg), "
@@ -77,17 +82,22 @@ extension StudyReport {
     }
 
     var table: String {
-        var md = "| run | test MSE | study MSE | FID | KID | precision | recall | class entropy | −ELBO | parameters | training s |\n"
-        md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        let inception = hasInception
+        var md = "| run | test MSE | study MSE | FID | " + (inception ? "FID (Inception) | " : "")
+        md += "KID | precision | recall | class entropy | −ELBO | parameters | training s |\n"
+        md += "|---|---:|---:|---:|" + (inception ? "---:|" : "") + "---:|---:|---:|---:|---:|---:|---:|\n"
         let front = Set(paretoFront)
         for (i, e) in entries.enumerated() {
             let g = e.results.generation
             let name = front.contains(i) ? "**\(e.name)**" : e.name
             var row = "| \(name) | \(f(e.mse, 5)) | \(e.referenceMSE.map { f($0, 4) } ?? "n/a") "
             row += "| \(g.map { "\(f($0.fid.mean, 2)) ± \(f($0.fid.standardDeviation, 2))" } ?? "—") "
+            if inception {
+                row += "| \(Self.priorFID(e, .inception).map { "\(f($0.mean, 2)) ± \(f($0.standardDeviation, 2))" } ?? "—") "
+            }
             row += "| \(g.map { "\(f($0.kid.mean, 1)) ± \(f($0.kid.standardDeviation, 1))" } ?? "—") "
             row += "| \(g.map { f($0.precisionRecall.precision, 3) } ?? "—") | \(g.map { f($0.precisionRecall.recall, 3) } ?? "—") "
-            row += "| \(g.map { f($0.classes.entropy, 3) } ?? "—") "
+            row += "| \(g?.classes.map { f($0.entropy, 3) } ?? "—") "
             row += "| \(e.results.reconstruction.negativeELBO.map { f($0, 2) } ?? "n/a") "
             row += "| \(e.results.parameterCount) | \(f(e.training.wallSeconds, 1)) |\n"
             md += row
@@ -116,7 +126,7 @@ extension StudyReport {
         for e in entries {
             let s = e.results.samplers ?? [:]
             var row = "| \(e.name) | " + names.map { name in
-                s[name].map { "\(f($0.generation.fid.mean, 2)) ± \(f($0.generation.fid.standardDeviation, 2))" } ?? "—"
+                s[name]?.generation.map { "\(f($0.fid.mean, 2)) ± \(f($0.fid.standardDeviation, 2))" } ?? "—"
             }.joined(separator: " | ")
             row += " | " + fitted.map { name in s[name].map { f($0.fitSeconds, 1) } ?? "—" }.joined(separator: " | ")
             md += row + " |\n"

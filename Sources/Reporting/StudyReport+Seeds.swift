@@ -124,7 +124,7 @@ extension StudyReport {
             row += pm(g.statistic { $0.generation?.kid.mean }, 1) + " | "
             row += pm(g.statistic { $0.generation?.precisionRecall.precision }, 3) + " | "
             row += pm(g.statistic { $0.generation?.precisionRecall.recall }, 3) + " | "
-            row += pm(g.statistic { $0.generation?.classes.entropy }, 3) + " | "
+            row += pm(g.statistic { $0.generation?.classes?.entropy }, 3) + " | "
             row += pm(g.statistic { $0.reconstruction.negativeELBO }, 2, missing: "n/a") + " | "
             row += "\(g.members[0].results.parameterCount) | "
             let seconds = g.members.compactMap { byFolder[$0.folderName]?.training.wallSeconds }

@@ -82,6 +82,9 @@ public struct StudyReport {
         for format in PlotFormat.allCases {
             try writePlot(tradeoff.render(format: format), to: figures + "/tradeoff.\(format.rawValue)")
             try writePlot(curves.render(format: format), to: figures + "/training-curves.\(format.rawValue)")
+            if let inception = inceptionTradeoffPlot {
+                try writePlot(inception.render(format: format), to: figures + "/tradeoff-inception.\(format.rawValue)")
+            }
             if let best = bestSamplerTradeoffPlot {
                 try writePlot(best.render(format: format), to: figures + "/tradeoff-best-sampler.\(format.rawValue)")
             }

@@ -24,6 +24,8 @@ struct VAEEval: ParsableCommand {
 
 func logLine(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 
+extension FeatureNetworkKind: ExpressibleByArgument {}
+
 /// Options shared by the commands that compare images with the MNIST test set.
 struct FeatureOptions: ParsableArguments {
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
@@ -34,8 +36,21 @@ struct FeatureOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "KID: random subsets averaged.") var kidSubsets: Int = 100
     @Option(parsing: .unconditional, help: "KID: rows per subset (clamped to the smaller set).") var kidSubsetSize: Int = 1000
     @Option(parsing: .unconditional, help: "Threads for BLAS.") var threads: Int = 2
+    @Option(name: .customLong("features"),
+            help: ArgumentHelp("Feature networks of FID, KID and precision/recall: lenet (the shipped MNIST classifier, the default) or inception (pytorch-fid's Inception-v3, comparable with papers; needs its weights); repeatable or a comma list.",
+                               valueName: "lenet|inception"))
+    var featureNetworks: [String] = []
+    @Option(help: "pytorch-fid's Inception weights (pt_inception-2015-12-05-6726825d.pth, or the same tensors as safetensors; default: that file in $XDG_CACHE_HOME/vae-toolkit, where 'vae-train download --inception' puts it).")
+    var inceptionWeights: String?
+
+    /// The feature networks asked for (LeNet alone when none is named).
+    var featureKinds: [FeatureNetworkKind] { (try? FeatureNetworkKind.parse(featureNetworks)) ?? [.lenet] }
 
     func validate() throws {
+        do { _ = try FeatureNetworkKind.parse(featureNetworks) } catch {
+            throw ValidationError("--features: unknown network in '\(featureNetworks.joined(separator: ","))' (known: "
+                + FeatureNetworkKind.allValueStrings.joined(separator: ", ") + ")")
+        }
         guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
         guard kidSubsets >= 1 else { throw ValidationError("--kid-subsets must be >= 1, got \(kidSubsets)") }
         guard kidSubsetSize >= 2 else { throw ValidationError("--kid-subset-size must be >= 2, got \(kidSubsetSize)") }
@@ -49,6 +64,8 @@ struct FeatureOptions: ParsableArguments {
         var options = EvaluationJob.Options(dataDirectory: dataDirectory, featureNetworkPath: featureNetwork, cacheDirectory: cacheDir,
                                             seed: seed, scale: scale, generation: generation, force: force, samplers: samplers)
         options.waitForLock = !noWait
+        options.features = featureKinds
+        options.inceptionWeightsPath = inceptionWeights
         return options
     }
 }
@@ -149,22 +166,30 @@ struct Evaluate: ParsableCommand {
             + " (\(g.kid.subsets.counted("subset")) of \(g.kid.subsetSize))")
         row("precision", String(format: "%.4f (k = %d)", g.precisionRecall.precision, g.precisionRecall.k))
         row("recall", String(format: "%.4f", g.precisionRecall.recall))
-        row("classes", String(format: "entropy %.3f nats (ln 10 = 2.303), mean max confidence %.3f; ",
-                              g.classes.entropy, g.classes.meanMaxConfidence)
-            + g.classes.histogram.map(String.init).joined(separator: " "))
+        if let classes = g.classes {
+            row("classes", String(format: "entropy %.3f nats (ln 10 = 2.303), mean max confidence %.3f; ",
+                                  classes.entropy, classes.meanMaxConfidence)
+                + classes.histogram.map(String.init).joined(separator: " "))
+        }
         row("features", "\(g.featureNetworkSHA256.prefix(12)) (\(g.featureLayer)), \(g.referenceCount.counted("test image")), seed \(g.settings.seed)")
     }
 
-    /// One FID line per sampler other than the prior (whose metrics are the table above).
+    /// One FID line per sampler and feature network besides the prior's LeNet metrics (the table above).
     func printSamplers(_ r: EvaluationResults) {
-        for kind in SamplerKind.allCases where kind != .prior {
+        for kind in SamplerKind.allCases {
             guard let s = r.samplers?[kind.rawValue] else { continue }
-            let fid = s.generation.fid
-            print("FID (\(kind.rawValue))".padding(toLength: 14, withPad: " ", startingAt: 0)
-                + (fid.values.count == 1 ? String(format: "%.3f", fid.mean)
-                   : String(format: "%.3f ± %.3f", fid.mean, fid.standardDeviation))
-                + String(format: " (%@; precision %.4f, recall %.4f; fit %.2f s)", fid.values.count.counted("draw"),
-                         s.generation.precisionRecall.precision, s.generation.precisionRecall.recall, s.fitSeconds))
+            for network in FeatureNetworkKind.allCases where kind != .prior || network != .lenet {
+                guard let g = s.metrics(network) else { continue }
+                let fid = g.fid
+                let label = network == .lenet ? "FID (\(kind.rawValue))" : "FID (\(kind.rawValue), \(network.rawValue))"
+                print(label.padding(toLength: 14, withPad: " ", startingAt: 0)
+                    + (fid.values.count == 1 ? String(format: "%.3f", fid.mean)
+                       : String(format: "%.3f ± %.3f", fid.mean, fid.standardDeviation))
+                    + String(format: " (%@ of %@; KID %.4f, precision %.4f, recall %.4f; network %@)",
+                             fid.values.count.counted("draw"), g.settings.samples.counted("sample"), g.kid.mean,
+                             g.precisionRecall.precision, g.precisionRecall.recall, String(g.featureNetworkSHA256.prefix(12)))
+                    + (kind == .prior ? "" : String(format: "; fit %.2f s", s.fitSeconds)))
+            }
         }
     }
 }
@@ -255,27 +280,45 @@ struct FID: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed of the KID subsets.") var seed: UInt64 = 0
     @OptionGroup var features: FeatureOptions
 
+    func validate() throws {
+        if saveStats != nil, features.featureKinds.count > 1 {
+            throw ValidationError("--save-stats writes the statistics of one feature network: give one --features")
+        }
+    }
+
     func run() throws {
         BLASRuntime.threadCount = features.threads
         let start = Date()
         let set = try ImageSetFile.load(images, key: key)
         let job = EvaluationJob(options: features.jobOptions(seed: seed, scale: 1, generation: nil, force: false), log: logLine)
+        let kinds = features.featureKinds
+        // Every network needed is found before the first (slow) pass.
+        for kind in kinds { _ = try job.featureExtractor(kind) }
         if let saveStats {
-            let network = try job.featureNetwork()
-            let statistics = try FeatureStatistics(features: network.measure(set.images, count: set.count).features,
+            let network = try job.featureExtractor(kinds[0])
+            let statistics = try FeatureStatistics(features: network.extract(set.images, count: set.count, stage: "features of \(images)").features,
                                                    dimension: network.dimension)
             try FIDStatisticsFile.write(statistics, to: saveStats)
-            logLine("statistics of \(set.count.counted("image")) (\(network.dimension)-d \(network.layer.rawValue) features) -> \(saveStats)")
+            logLine("statistics of \(set.count.counted("image")) (\(network.dimension)-d \(network.kind.rawValue) \(network.layerName) features) -> \(saveStats)")
         }
         let root = ProjectFolder.root(from: features.currentDirectory) ?? features.currentDirectory
-        let score = try ImageSetScoring.score(set, path: images, reference: ReferenceChoice(argument: reference), job: job,
-                                              cacheDirectory: features.cacheDir ?? root + "/out/cache", seed: seed,
-                                              kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize)
-        score.notices.forEach(logLine)
+        var scores: [String: ImageSetScore] = [:]
+        for kind in kinds {
+            let score = try ImageSetScoring.score(set, path: images, reference: ReferenceChoice(argument: reference), job: job,
+                                                  cacheDirectory: features.cacheDir ?? root + "/out/cache", seed: seed,
+                                                  kidSubsets: features.kidSubsets, kidSubsetSize: features.kidSubsetSize,
+                                                  network: kind)
+            score.notices.forEach(logLine)
+            scores[kind.rawValue] = score
+            if !json {
+                if kinds.count > 1 { print("features  \(kind.rawValue)") }
+                ImageSetScoring.lines(score).forEach { print($0) }
+            }
+        }
         if json {
-            print(try StableJSON.string(score))
+            // One network: its score object, as before; several: one object per network, by name.
+            print(kinds.count == 1 ? try StableJSON.string(scores[kinds[0].rawValue]!) : try StableJSON.string(scores))
         } else {
-            ImageSetScoring.lines(score).forEach { print($0) }
             print(String(format: "time      %.1f s", Date().timeIntervalSince(start)))
         }
     }
