@@ -182,7 +182,7 @@ struct Evaluate: ParsableCommand {
                 guard let g = s.metrics(network) else { continue }
                 let fid = g.fid
                 let label = network == .lenet ? "FID (\(kind.rawValue))" : "FID (\(kind.rawValue), \(network.rawValue))"
-                print(label.padding(toLength: 14, withPad: " ", startingAt: 0)
+                print(label.padding(toLength: max(14, label.count + 1), withPad: " ", startingAt: 0)
                     + (fid.values.count == 1 ? String(format: "%.3f", fid.mean)
                        : String(format: "%.3f ± %.3f", fid.mean, fid.standardDeviation))
                     + String(format: " (%@ of %@; KID %.4f, precision %.4f, recall %.4f; network %@)",

@@ -19,7 +19,7 @@ import Testing
         #expect(first.stderr.contains("gmm sampler: fitting (no cached fit)"), "stderr: \(first.stderr)")
         #expect(first.stdout.contains("FID (gmm)"), "stdout: \(first.stdout)")
         var results = try Self.json(run + "/results.json")
-        #expect(results["generation"] == nil && results["schemaVersion"] as? Int == 2)
+        #expect(results["generation"] == nil && results["schemaVersion"] as? Int == 3)
         let settings = try #require(results["settings"] as? [String: Any])
         #expect(settings["samplers"] as? [String] == ["gmm"])
         let fit = try #require(settings["mixtureFit"] as? [String: Any])
