@@ -52,6 +52,21 @@ import Testing
         #expect(report.tidyCSV.split(separator: "\n").filter { $0.contains(",prior,inception,class_entropy,") }.isEmpty)
     }
 
+    /// An FID claim is tested in each feature space there are results of: LeNet's table, then Inception's.
+    @Test func fidClaimsInEachFeatureSpace() throws {
+        let claim = StudyClaim(id: "wae", statement: "WAE generates better", kind: .lower, metric: .fid, runs: ["wae"],
+                               baseline: "vae_std_z20", reference: "FID 50 vs 64")
+        var report = Self.report()
+        report.claims = [claim]
+        let section = try #require(report.markdown(figuresLink: "f").components(separatedBy: "## The reference study's claims").last)
+        #expect(section.contains("FID (LeNet, prior): wae 351.0; vae_std_z20 401.0"), "\(section)")
+        #expect(section.contains("FID claims in pytorch-fid's Inception feature space"))
+        #expect(section.contains("FID (Inception, prior): wae 50.5; vae_std_z20 60.5"), "\(section)")
+        report = Self.report(withInception: false)
+        report.claims = [claim]
+        #expect(!report.markdown(figuresLink: "f").contains("FID (Inception, prior)"))
+    }
+
     @Test func nothingOfItWithoutInceptionResults() {
         let report = Self.report(withInception: false)
         let md = report.markdown(figuresLink: "figures")
