@@ -111,8 +111,10 @@ extension StudyReport {
         let front = Set(Self.paretoFront(of: groups))
         var md = "| run | n | test MSE | study MSE | "
         md += samplers.map { $0 == SeedAggregation.priorSampler ? "FID [draws]" : "FID \($0) [draws]" }.joined(separator: " | ")
-        md += (samplers.isEmpty ? "" : " | ") + "KID | precision | recall | class entropy | −ELBO | parameters | training s |\n"
-        md += "|---|---:|---:|---:|" + String(repeating: "---:|", count: samplers.count + 7) + "\n"
+        let inception = hasInception
+        md += (samplers.isEmpty ? "" : " | ") + (inception ? "FID (Inception) | " : "")
+        md += "KID | precision | recall | class entropy | −ELBO | parameters | training s |\n"
+        md += "|---|---:|---:|---:|" + String(repeating: "---:|", count: samplers.count + 7 + (inception ? 1 : 0)) + "\n"
         for (index, g) in groups.enumerated() {
             let name = front.contains(index) ? "**\(g.run)**" : g.run
             let reference = g.members.lazy.compactMap { byFolder[$0.folderName]?.referenceMSE }.first
@@ -121,6 +123,7 @@ extension StudyReport {
                 guard let fid = g.fid[sampler] else { row += "— | "; continue }
                 row += pm(fid.overSeeds, 2) + (fid.pooledDrawStandardDeviation.map { " [\(f($0, 2))]" } ?? "") + " | "
             }
+            if inception { row += pm(g.statistic { $0.samplers?[SamplerKind.prior.rawValue]?.inception?.fid.mean }, 2) + " | " }
             row += pm(g.statistic { $0.generation?.kid.mean }, 1) + " | "
             row += pm(g.statistic { $0.generation?.precisionRecall.precision }, 3) + " | "
             row += pm(g.statistic { $0.generation?.precisionRecall.recall }, 3) + " | "

@@ -52,6 +52,23 @@ import Testing
         #expect(report.tidyCSV.split(separator: "\n").filter { $0.contains(",prior,inception,class_entropy,") }.isEmpty)
     }
 
+    /// Over training seeds: the Inception FID column holds the mean ± std over seeds of the per-seed Inception FIDs.
+    @Test func seededTableHasTheInceptionColumn() throws {
+        let runs = [("vae_std_z20-s1", 400.0, 60.0), ("vae_std_z20-s2", 410, 64), ("wae-s1", 350, 50)].map { folder, lenet, inception in
+            var results = handMadeResults(folder, mse: 0.01, fid: [lenet])
+            var generation = results.generation!
+            generation.fid = FIDSummary(values: [inception])
+            results.samplers?["prior"]?.inception = generation
+            return (folder: folder, results: results)
+        }
+        let md = StudyReport(entries: SeededReportTests.entries(runs), title: "t", featureNetworkDescription: "LeNet")
+            .markdown(figuresLink: "f")
+        let results = try #require(md.components(separatedBy: "## Results").last)
+        #expect(results.contains("| FID [draws] | FID (Inception) | KID |"))
+        let row = try #require(SeededReportTests.row(results, "vae_std_z20"))
+        #expect(row[4].hasPrefix("405.00 ± 7.07") && row[5] == "62.00 ± 2.83", "\(row)")
+    }
+
     /// An FID claim is tested in each feature space there are results of: LeNet's table, then Inception's.
     @Test func fidClaimsInEachFeatureSpace() throws {
         let claim = StudyClaim(id: "wae", statement: "WAE generates better", kind: .lower, metric: .fid, runs: ["wae"],
