@@ -5,7 +5,7 @@
 //   C libraries (system targets) -> LinearAlgebra (BLAS/LAPACK) -> Autodiff (Tensor, ops, RNG)
 //   -> Layers, Optimizers -> Models -> Training, Evaluation -> vae-train, vae-eval
 //   Storage (safetensors, SHA-256, atomic files), Datasets (IDX, MNIST, download),
-//   Imaging (PNG) and Plotting (Cairo) stand beside them.
+//   Imaging (PNG) and Plotting (Cairo; it captions Imaging's sheets) stand beside them.
 import PackageDescription
 
 let package = Package(
@@ -34,10 +34,10 @@ let package = Package(
         .target(name: "Storage"),
         .target(name: "Datasets", dependencies: ["CZlib", "Storage", "Autodiff"]),
         .target(name: "Imaging", dependencies: ["CPNG", "Storage"]),
-        .target(name: "Plotting", dependencies: ["CCairo", "Storage"]),
+        .target(name: "Plotting", dependencies: ["CCairo", "Storage", "Imaging"]),
         .target(name: "Models", dependencies: ["Layers", "Storage", "LinearAlgebra"]),
         .target(name: "Training", dependencies: ["Models", "Optimizers", "Datasets"]),
-        .target(name: "Evaluation", dependencies: ["Models", "Datasets", "Imaging", "LinearAlgebra"]),
+        .target(name: "Evaluation", dependencies: ["Models", "Datasets", "Imaging", "Plotting", "LinearAlgebra"]),
         .target(name: "Benchmarks", dependencies: ["Training", "Evaluation"]),
         .target(name: "Reporting", dependencies: ["Training", "Evaluation", "Plotting"]),
 
@@ -57,9 +57,9 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"], exclude: ["Python"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Storage"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Plotting"], exclude: ["Python"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation", "Datasets", "Imaging", "Storage", "LinearAlgebra"],
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation", "Datasets", "Imaging", "Plotting", "Storage", "LinearAlgebra"],
                     exclude: ["Python"]),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Evaluation", "Training", "Models"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Evaluation", "Training", "Models", "Plotting"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Evaluation", "Datasets"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Datasets", "Storage", "Imaging"]),
     ],

@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import Imaging
 import Models
+import Plotting
 import Storage
 
 /// Where a run lives on disk: `<folder>/checkpoint.safetensors`, `results.json`, `samples.png`, `train-log.jsonl`.
@@ -242,7 +243,8 @@ public enum RunEvaluation {
         var generator = SeededGenerator(seed: seed)
         let metrics = ReconstructionMetrics.measure(model, on: testSet, generator: &generator)
         let prior = PreparedSampler.prior(of: model)
-        try writeSheet(prior, model: model, settings: settings, checkpointSHA256: checkpointSHA256, to: folder.samples)
+        try writeSheet(prior, model: model, run: checkpoint.training.runName, settings: settings,
+                       checkpointSHA256: checkpointSHA256, to: folder.samples)
         let testImages = Tensor(shape: [testSet.count, testSet.pixelsPerImage], data: testSet.images)
         let diagnostics = model.diagnostics(images: testImages, labels: testSet.labels)
         let latent = LatentMetrics.results(for: model, test: testSet, likelihood: settings.logLikelihood, log: log)
@@ -276,8 +278,8 @@ public enum RunEvaluation {
                                                  dataChecksum: settings.dataChecksum, mixtureFit: mixtureFit,
                                                  trainingSet: trainingSet, log: log)
                     sampler = try kind.prepare(for: model, context: context)
-                    try writeSheet(sampler, model: model, settings: settings, checkpointSHA256: checkpointSHA256,
-                                   to: folder.path + "/" + kind.samplesImage)
+                    try writeSheet(sampler, model: model, run: checkpoint.training.runName, settings: settings,
+                                   checkpointSHA256: checkpointSHA256, to: folder.path + "/" + kind.samplesImage)
                 }
                 log("sampler \(kind.rawValue):")
                 var entry = SamplerResults(generation: nil, fitSeconds: sampler.fitSeconds, samplesImage: kind.samplesImage)
@@ -308,15 +310,17 @@ public enum RunEvaluation {
         return (results, false)
     }
 
-    /// Writes a `gridSize` x `gridSize` sheet of `sampler`'s samples, drawn from `SeededGenerator(seed + 1)`,
-    /// recording the checkpoint's SHA-256 in the PNG.
-    static func writeSheet(_ sampler: PreparedSampler, model: any GenerativeModel, settings: EvaluationSettings,
+    /// Writes a `gridSize` x `gridSize` sheet of `sampler`'s samples, drawn from `SeededGenerator(seed + 1)`, titled
+    /// with the run and the sampler (`SampleSheets.samplesCaptions`), recording the checkpoint's SHA-256 in the PNG.
+    static func writeSheet(_ sampler: PreparedSampler, model: any GenerativeModel, run: String, settings: EvaluationSettings,
                            checkpointSHA256: String, to path: String) throws {
         var generator = SeededGenerator(seed: settings.seed &+ 1)
         let samples = sampler.sample(count: settings.gridSize * settings.gridSize, generator: &generator)
         let side = Int(Double(model.configuration.imageSize).squareRoot())
         let grid = ImageGrid(rows: settings.gridSize, columns: settings.gridSize, tileWidth: side, tileHeight: side,
                              scale: settings.scale)
-        try PNGFile.write(grid.render(tiles: samples.data), to: path, text: [PNGFile.checkpointKey: checkpointSHA256])
+        let captions = SampleSheets.samplesCaptions(run: run, sampler: sampler.kind.rawValue, count: samples.shape[0])
+        try PNGFile.write(CaptionedSheet.render(grid.render(tiles: samples.data), grid: grid, captions: captions),
+                          to: path, text: [PNGFile.checkpointKey: checkpointSHA256])
     }
 }

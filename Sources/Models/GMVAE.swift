@@ -154,26 +154,11 @@ public final class GMVAE: GenerativeModel {
         sampleWithComponents(count: count, generator: &generator).images
     }
 
-    /// The training bound per image: one sampled z_y per component, exact sum over y, closed-form KLs.
+    /// The training bound per image: one sampled z_y per component, exact sum over y, closed-form KLs; the noise
+    /// [K * B, z] drawn from `generator` (`negativeELBO(_:noise:)` takes it given).
     public func negativeELBO(_ images: Tensor, generator: inout SeededGenerator) -> [Double]? {
-        let batch = images.shape[0], k = components
-        let rows = k * batch
-        let noise = Tensor(shape: [rows, configuration.latentSize], data: generator.normals(rows * configuration.latentSize))
-        let t = boundTerms(images, noise: noise)
-        let logQ = t.logits.data
-        var result = [Double](repeating: 0, count: batch)
-        for b in 0..<batch {
-            let row = logQ[(b * k)..<((b + 1) * k)].map(Double.init)
-            let m = row.max()!
-            let logNormalizer = m + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - m) })
-            var total = Foundation.log(Double(k))
-            for y in 0..<k {
-                let lq = row[y] - logNormalizer, q = Foundation.exp(lq)
-                total += q * (lq + Double(t.crossEntropy.data[y * batch + b]) + Double(t.gaussianKL.data[y * batch + b]))
-            }
-            result[b] = total
-        }
-        return result
+        let shape = elboNoiseShape(batch: images.shape[0])
+        return negativeELBO(images, noise: Tensor(shape: shape, data: generator.normals(shape[0] * shape[1])))
     }
 
     /// Clusters of argmax q(y|x) on `images`: see `clusteringFigures`.

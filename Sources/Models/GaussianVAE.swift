@@ -34,27 +34,10 @@ extension GaussianVAE {
         decode(Tensor(shape: [count, configuration.latentSize], data: generator.normals(count * configuration.latentSize)))
     }
 
-    /// Per image: BCE of one reparameterised z plus the analytic KL (beta = 1 whatever the training beta), in Double.
+    /// Per image: BCE of one reparameterised z plus the analytic KL (beta = 1 whatever the training beta), in Double;
+    /// the noise [batch, z] drawn from `generator` (`negativeELBO(_:noise:)` takes it given).
     public func negativeELBO(_ images: Tensor, generator: inout SeededGenerator) -> [Double]? {
-        let (mean, logVariance) = posterior(images)
-        let batch = images.shape[0], z = configuration.latentSize, pixels = configuration.imageSize
-        let noise = Tensor(shape: mean.shape, data: generator.normals(mean.count))
-        let codes = Tensor.reparameterize(mean: mean, logVariance: logVariance, noise: noise)
-        let logits = decoderLogits(codes).data
-        var result = [Double](repeating: 0, count: batch)
-        for b in 0..<batch {
-            var nll = 0.0
-            for p in 0..<pixels {
-                let l = Double(logits[b * pixels + p]), t = Double(images.data[b * pixels + p])
-                nll += max(l, 0) - l * t + log1p(Foundation.exp(-abs(l)))
-            }
-            var kl = 0.0
-            for j in 0..<z {
-                let m = Double(mean.data[b * z + j]), lv = Double(logVariance.data[b * z + j])
-                kl += -0.5 * (1 + lv - m * m - Foundation.exp(lv))
-            }
-            result[b] = nll + kl
-        }
-        return result
+        let shape = elboNoiseShape(batch: images.shape[0])
+        return negativeELBO(images, noise: Tensor(shape: shape, data: generator.normals(shape[0] * shape[1])))
     }
 }

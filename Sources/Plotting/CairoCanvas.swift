@@ -71,7 +71,7 @@ final class CairoCanvas {
     /// The `cairo_t *`.
     let context: OpaquePointer
     /// The `cairo_surface_t *`.
-    private let surface: OpaquePointer
+    let surface: OpaquePointer
     private let sink = ByteSink()
 
     /// A canvas of `width` x `height` drawing units producing `format`, with a white background.

@@ -78,7 +78,7 @@ public struct LinePlot {
 
 // MARK: - Layout and drawing
 
-private struct LineLayout {
+struct LineLayout {
     var plot: PlotRect
     var xAxis: Axis
     var yAxis: Axis
@@ -105,7 +105,7 @@ extension LinePlot {
         drawablePairs(series).isEmpty ? "\(series.label) (no data)" : series.label
     }
 
-    private func makeLayout(width: Double, height: Double) throws -> LineLayout {
+    func makeLayout(width: Double, height: Double) throws -> LineLayout {
         let canvas = try CairoCanvas.measuring()
         let pairs = series.flatMap(drawablePairs)
         let xs = pairs.map(\.x), ys = pairs.map(\.y)
@@ -157,7 +157,7 @@ extension LinePlot {
         return (palette[index % palette.count], Self.dashPatterns[(index / palette.count) % Self.dashPatterns.count])
     }
 
-    private func draw(_ layout: LineLayout, on canvas: CairoCanvas) {
+    func draw(_ layout: LineLayout, on canvas: CairoCanvas) {
         let plot = layout.plot
         canvas.fillBackground(.white)
         canvas.drawText(title, x: plot.x, centerY: layout.titleCenterY, alignment: .left, style: .title)

@@ -112,19 +112,25 @@ public struct ReportJob {
         }
         var generator = SeededGenerator(seed: 2024)
         let images = test.imageTensor(first: 64)
-        try emit("samples", "samples-sheet.png", SampleSheets.samples(model, rows: 8, scale: scale, generator: &generator))
-        try emit("reconstructions", "reconstructions.png", SampleSheets.reconstructions(model, images: images, scale: scale))
-        try emit("interpolations", "interpolations.png", SampleSheets.interpolations(model, images: images, scale: scale))
+        try emit("samples", "samples-sheet.png",
+                 SampleSheets.captionedSamples(model, run: run, rows: 8, scale: scale, generator: &generator))
+        try emit("reconstructions", "reconstructions.png",
+                 SampleSheets.captionedReconstructions(model, run: run, images: images, scale: scale))
+        try emit("interpolations", "interpolations.png",
+                 SampleSheets.captionedInterpolations(model, run: run, images: images, scale: scale))
         if model.configuration.kind != .vqVAE {
             try emit("traversals", "traversals.png",
-                     SampleSheets.traversals(model, image: test.imageTensor(first: 1), dimensions: 10, scale: scale))
+                     SampleSheets.captionedTraversals(model, run: run, image: test.imageTensor(first: 1), dimensions: 10, scale: scale))
         }
         if let gm = model as? GMVAE {
             let rows = gm.configuration.mixtureComponents, columns = 10
             let ys = (0..<rows).flatMap { Array(repeating: $0, count: columns) }
             let tiles = gm.sample(components: ys, generator: &generator)
+            let grid = ImageGrid(rows: rows, columns: columns, scale: scale)
+            let captions = SheetCaptions(title: [run, "samples z ~ p(z|y), one row per mixture component y"],
+                                         rowLabels: (0..<rows).map { "y = \($0)" })
             try emit("one row per component", "components.png",
-                     ImageGrid(rows: rows, columns: columns, scale: scale).render(tiles: tiles.data))
+                     CaptionedSheet.render(grid.render(tiles: tiles.data), grid: grid, captions: captions))
         }
         if let vq = model as? VQVAE {
             let codes = vq.codeIndices(test.imageTensor(first: min(test.count, 10_000)))

@@ -67,24 +67,23 @@ extension StudyReport {
                             points: Self.tradeoffPoints(groups).map(\.point))
     }
 
-    /// Training loss per epoch, averaged over each run's seeds (over the seeds that reached the epoch).
-    public var seedTrainingCurves: LinePlot {
+    /// Training loss per epoch, averaged over each run's seeds (over the seeds that reached the epoch), one panel per
+    /// kind of loss.
+    public var seedTrainingCurves: LinePanels {
         let byFolder = entriesByFolder
-        return LinePlot(title: "Training loss per epoch (mean over seeds)",
-                        xLabel: "epoch", yLabel: "training loss per image (nats or squared error; log scale)",
-                        series: seedGroups.map { g in
-                            var sums: [Int: (total: Double, count: Int)] = [:]
-                            for member in g.members {
-                                for epoch in byFolder[member.folderName]?.training.history ?? [] {
-                                    sums[epoch.epoch, default: (0, 0)].total += epoch.loss
-                                    sums[epoch.epoch, default: (0, 0)].count += 1
-                                }
-                            }
-                            let epochs = sums.keys.sorted()
-                            return LinePlot.Series(label: g.run, x: epochs.map(Double.init),
-                                                   y: epochs.map { sums[$0]!.total / Double(sums[$0]!.count) })
-                        },
-                        logScaleY: true)
+        return Self.trainingCurvePanels(title: "Training loss per epoch (mean over seeds)", curves: seedGroups.map { g in
+            var sums: [Int: (total: Double, count: Int)] = [:]
+            for member in g.members {
+                for epoch in byFolder[member.folderName]?.training.history ?? [] {
+                    sums[epoch.epoch, default: (0, 0)].total += epoch.loss
+                    sums[epoch.epoch, default: (0, 0)].count += 1
+                }
+            }
+            let epochs = sums.keys.sorted()
+            let kind = g.members.lazy.compactMap { byFolder[$0.folderName]?.results.modelKind }.first ?? ""
+            return (kind, LinePlot.Series(label: g.run, x: epochs.map(Double.init),
+                                          y: epochs.map { sums[$0]!.total / Double(sums[$0]!.count) }))
+        })
     }
 
     var entriesByFolder: [String: ReportEntry] {

@@ -62,14 +62,12 @@ public struct StudyReport {
                             points: points)
     }
 
-    public var trainingCurves: LinePlot {
-        LinePlot(title: "Training loss per epoch",
-                 xLabel: "epoch", yLabel: "training loss per image (nats or squared error; log scale)",
-                 series: entries.map { e in
-                     LinePlot.Series(label: e.name, x: e.training.history.map { Double($0.epoch) },
-                                     y: e.training.history.map(\.loss))
-                 },
-                 logScaleY: true)
+    /// Training loss per epoch, one panel per kind of loss.
+    public var trainingCurves: LinePanels {
+        Self.trainingCurvePanels(title: "Training loss per epoch", curves: entries.map { e in
+            (e.results.modelKind, LinePlot.Series(label: e.name, x: e.training.history.map { Double($0.epoch) },
+                                                  y: e.training.history.map(\.loss)))
+        })
     }
 
     /// Writes the plots (PNG, SVG, PDF) into `figures`, the notebook to `notebookPath` and the study as a tidy CSV

@@ -33,7 +33,11 @@ import Testing
         #expect(mse.isFinite && mse > 0 && mse < 0.25, "MSE \(mse)")
         #expect((reconstruction["imageCount"] as! Int) == 100)
         let grid = try PNGFile.read(contentsOf: run + "/samples.png")
-        #expect(grid.width == 8 * 28 + 9 && grid.height == 8 * 28 + 9 && grid.channels == 1)
+        // 8 x 8 tiles with separators under a title band naming the run and the sampler.
+        #expect(grid.width == 8 * 28 + 9 && grid.height > 8 * 28 + 9 + 20 && grid.channels == 1)
+        let top = grid.height - (8 * 28 + 9)
+        #expect((0..<grid.width).allSatisfy { grid[x: $0, y: top] == 128 }, "the grid's top border")
+        #expect((0..<top).contains { y in (0..<grid.width).contains { grid[x: $0, y: y] < 128 } }, "no text in the title band")
 
         // Same seed, other thread count: bit-identical checkpoint tensors (products are cut into blocks fixed by
         // their shapes, not by the threads).

@@ -114,7 +114,7 @@ import Training
         #expect(plot.points.first { $0.label == "vq_vae" }?.yError == nil)
         #expect(plot.points.count == 4, "wae has no FID")
         let curves = report.seedTrainingCurves
-        #expect(curves.series.count == 5 && curves.series[0].y == [100, 50])
+        #expect(curves.panels.count == 1 && curves.panels[0].series.count == 5 && curves.panels[0].series[0].y == [100, 50])
         try report.write(notebookPath: folder + "/study-results.md", figures: folder + "/figures")
         for file in ["tradeoff.png", "tradeoff.svg", "tradeoff.pdf", "training-curves.png"] {
             #expect(FileManager.default.fileExists(atPath: folder + "/figures/" + file), "\(file)")
