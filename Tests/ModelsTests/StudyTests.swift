@@ -21,6 +21,21 @@ import Testing
         #expect(study.runs.first { $0.name == "vq_vae" }?.referenceMSE == nil)
     }
 
+    /// The longer study: vae_std_z20, vae_conv, gm_vae and vq_vae as in the study, 50 epochs with a snapshot every 5.
+    @Test func fiftyEpochStudyTrainsTheStudysRunsLonger() throws {
+        let study = try Study.load(from: Self.studyPath)
+        let longer = try Study.load(from: Self.studyPath.replacingOccurrences(of: "study.json", with: "study-50-epochs.json"))
+        #expect(longer.runs.map(\.name) == ["vae_std_z20", "vae_conv", "gm_vae", "vq_vae"])
+        for run in longer.runs {
+            let base = try #require(study.runs.first { $0.name == run.name })
+            #expect(run.model == base.model, "\(run.name)")
+            var expected = base.training
+            expected.epochs = 50
+            expected.checkpointEvery = 5
+            #expect(run.training == expected, "\(run.name)")
+        }
+    }
+
     @Test func onlySelectsRunsAndRejectsUnknownNames() throws {
         let study = try Study.load(from: Self.studyPath)
         #expect(try study.runs(only: ["wae", "vae_conv"]).map(\.name) == ["vae_conv", "wae"])
