@@ -41,12 +41,6 @@ public final class GMVAE: GenerativeModel {
     let fc4: Linear
     /// p(y) and p(z|y).
     public let prior: MixturePrior
-    /// Means of p(z|y): [K, z].
-    public var priorMeans: Tensor { prior.means }
-    /// Log-variances of p(z|y): [K, z].
-    public var priorLogVariances: Tensor { prior.logVariances }
-    /// Logits a of the learned mixture weights p(y) = softmax(a): [1, K]; nil for Uniform(K).
-    public var priorLogits: Tensor? { prior.logits }
 
     public init(configuration: ModelConfiguration, generator: inout SeededGenerator) {
         let c = configuration
@@ -75,9 +69,6 @@ public final class GMVAE: GenerativeModel {
     }
 
     var components: Int { configuration.mixtureComponents }
-
-    /// log p(y) for y in 0..<K, in Double.
-    public var mixtureLogWeights: [Double] { prior.logWeights }
 
     /// Logits of q(y|x): [batch, imageSize] -> [batch, K].
     public func componentLogits(_ images: Tensor) -> Tensor { qyFC2(qyFC1(images).relu()) }

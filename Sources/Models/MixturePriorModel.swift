@@ -8,6 +8,15 @@ public protocol MixturePriorModel: GenerativeModel {
 }
 
 extension MixturePriorModel {
+    /// Means of p(z|y): [K, z].
+    public var priorMeans: Tensor { prior.means }
+    /// Log-variances of p(z|y): [K, z].
+    public var priorLogVariances: Tensor { prior.logVariances }
+    /// Logits a of the learned mixture weights p(y) = softmax(a): [1, K]; nil for Uniform(K).
+    public var priorLogits: Tensor? { prior.logits }
+    /// log p(y) for y in 0..<K, in Double.
+    public var mixtureLogWeights: [Double] { prior.logWeights }
+
     /// `count` prior samples with the component each was drawn from: y ~ p(y), z ~ p(z|y), decoded.
     public func sampleWithComponents(count: Int, generator: inout SeededGenerator) -> (components: [Int], images: Tensor) {
         let ys = prior.drawComponents(count: count, generator: &generator)

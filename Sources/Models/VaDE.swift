@@ -25,12 +25,6 @@ public final class VaDE: GenerativeModel, ImportanceWeightedModel {
     let network: MLPVAE
     /// p(y) and p(z|y).
     public let prior: MixturePrior
-    /// Means of p(z|y): [K, z].
-    public var priorMeans: Tensor { prior.means }
-    /// Log-variances of p(z|y): [K, z].
-    public var priorLogVariances: Tensor { prior.logVariances }
-    /// Logits a of p(y) = softmax(a): [1, K]; nil for Uniform(K).
-    public var priorLogits: Tensor? { prior.logits }
 
     public init(configuration: ModelConfiguration, generator: inout SeededGenerator) {
         let c = configuration
@@ -44,9 +38,6 @@ public final class VaDE: GenerativeModel, ImportanceWeightedModel {
     }
 
     var components: Int { configuration.mixtureComponents }
-
-    /// log p(y), y in 0..<K (Double).
-    public var mixtureLogWeights: [Double] { prior.logWeights }
 
     /// KL_y = KL(q(z|x) || p(z|y)) for every image and component: [B, K].
     func componentKLs(mean: Tensor, logVariance: Tensor) -> Tensor {

@@ -8,18 +8,18 @@ import Training
 extension ReportJob {
     /// The curve of every folder in `folders` that has snapshots, evaluating (or reusing the stored results of)
     /// each snapshot with `evaluation`'s data, feature network and FID settings, for the prior sampler only and
-    /// without the log-likelihood; the reference features are those of the run folder's cache.
+    /// without the log-likelihood; the reference features are cached where the run's are
+    /// (`RunEvaluation.defaultCacheDirectory`).
     public func epochCurves(_ folders: [RunFolder], evaluation: EvaluationJob,
                             log: @escaping (String) -> Void) throws -> [EpochCurve] {
         var curves: [EpochCurve] = []
+        var options = evaluation.options
+        options.samplers = .only([.prior])
+        options.logLikelihood = nil
+        let job = EvaluationJob(options: options, log: log)
         for folder in folders {
             let snapshots = TrainingJob.snapshots(runFolder: folder.path)
             guard !snapshots.isEmpty else { continue }
-            var options = evaluation.options
-            options.samplers = .only([.prior])
-            options.logLikelihood = nil
-            options.cacheDirectory = options.cacheDirectory ?? RunEvaluation.defaultCacheDirectory(for: folder)
-            let job = EvaluationJob(options: options, log: log)
             var points: [EpochCurve.Point] = []
             for snapshot in snapshots {
                 let (results, reused) = try job.evaluate(RunFolder(path: snapshot.folder))

@@ -151,6 +151,11 @@ import Testing
         let file = snapped.runFolder + "/" + TrainingJob.epochResultsFileName
         #expect(try JSONDecoder().decode(EpochCurve.self, from: Data(contentsOf: URL(fileURLWithPath: file))) == curve)
 
+        // A snapshot caches reference features where its run does.
+        #expect(RunEvaluation.defaultCacheDirectory(for: RunFolder(path: snapshots[0].folder))
+            == RunEvaluation.defaultCacheDirectory(for: RunFolder(path: snapped.runFolder)))
+        #expect(RunEvaluation.defaultCacheDirectory(for: RunFolder(path: "/x/out/runs/r/snapshots/epoch-005")) == "/x/out/cache")
+
         // --force replaces the run with its snapshots and per-epoch results.
         var force = TrainingJob(runName: "tiny", configuration: configuration, settings: TrainingSettings(epochs: 1, batchSize: 16, seed: 3, threads: 1),
                                 dataDirectory: data, outputRoot: snapped.outputRoot, resume: false)
