@@ -36,6 +36,20 @@ import Testing
         }
     }
 
+    /// The GM-VAE ablation: gm_vae's configuration with one or two of the family's options changed, protocol settings.
+    @Test func gmVAEAblationVariesOnlyTheFamilysOptions() throws {
+        let ablation = try Study.load(from: Self.studyPath.replacingOccurrences(of: "study.json", with: "gm-vae-ablation.json"))
+        let gm = try ModelConfiguration.forRun("gm_vae")
+        #expect(ablation.runs.count >= 5)
+        for run in ablation.runs {
+            var options = run.model
+            options.mixtureInference = gm.mixtureInference; options.learnedMixtureWeights = gm.learnedMixtureWeights
+            options.categoricalKLWeight = gm.categoricalKLWeight; options.mixtureComponents = gm.mixtureComponents
+            #expect(options == gm && run.model != gm, "\(run.name)")
+            #expect(run.training == TrainingSettings(epochs: 10, batchSize: 256, learningRate: 1e-3, seed: 1, threads: 2))
+        }
+    }
+
     @Test func onlySelectsRunsAndRejectsUnknownNames() throws {
         let study = try Study.load(from: Self.studyPath)
         #expect(try study.runs(only: ["wae", "vae_conv"]).map(\.name) == ["vae_conv", "wae"])
