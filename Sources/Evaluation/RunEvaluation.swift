@@ -77,9 +77,11 @@ public enum RunEvaluation {
     }
 
     /// The folder for cached reference features of runs in `folder`: `<root>/cache` when the run sits in
-    /// `<root>/runs/<run>` (vae-train's layout, so out/cache), else `cache` beside the run folder.
+    /// `<root>/runs/<run>` (vae-train's layout, so out/cache), else `cache` beside the run folder; a snapshot
+    /// `<run>/snapshots/epoch-NNN` uses its run's.
     public static func defaultCacheDirectory(for folder: RunFolder) -> String {
-        let parent = URL(fileURLWithPath: folder.path).standardizedFileURL.deletingLastPathComponent()
+        var parent = URL(fileURLWithPath: folder.path).standardizedFileURL.deletingLastPathComponent()
+        if parent.lastPathComponent == "snapshots" { parent = parent.deletingLastPathComponent().deletingLastPathComponent() }
         let root = parent.lastPathComponent == "runs" ? parent.deletingLastPathComponent() : parent
         return root.appendingPathComponent("cache").path
     }

@@ -18,6 +18,10 @@ import Layers
 ///           batch, row y*B + b for image b and component y.
 /// Reconstruction (`encode`): the mean of q(z|x, y*) with y* = argmax_y q(y|x).
 /// Sampling: y ~ Uniform(K), z ~ p(z|y), decode.
+/// Options (`ModelConfiguration`): `learnedMixtureWeights` replaces Uniform(K) by p(y) = softmax(a) with learned
+///           logits a [1, K] (`prior.logits`, starting at 0) in the KL, the bound and sampling; `categoricalKLWeight` w
+///           weights KL(q(y|x) || p(y)) in the training loss (the reported regularizer and the ELBO keep w = 1);
+///           `priorMeanScale` s sets the initial prior means ~ N(0, s^2). `mixtureInference: vade` is `VaDE`.
 /// Initialisation: the networks as PyTorch's defaults; prior means ~ N(0, 0.1^2), prior log-variances 0. The prior
 ///           means must start close together: components far apart (e.g. means ~ N(0, I)) make the one nearest the
 ///           codes' starting point cheapest for every image, q(y|x) collapses onto it and the others never get data.
@@ -35,13 +39,8 @@ public final class GMVAE: GenerativeModel {
     let fc22: Linear
     let fc3: Linear
     let fc4: Linear
-    /// Means of p(z|y): [K, z].
-    public let priorMeans: Tensor
-    /// Log-variances of p(z|y): [K, z].
-    public let priorLogVariances: Tensor
-
-    /// Standard deviation of the initial prior means (see the initialisation note above).
-    public static let initialPriorMeanScale: Float = 0.1
+    /// p(y) and p(z|y).
+    public let prior: MixturePrior
 
     public init(configuration: ModelConfiguration, generator: inout SeededGenerator) {
         let c = configuration
@@ -58,10 +57,7 @@ public final class GMVAE: GenerativeModel {
         fc22 = Linear(inputSize: c.hiddenSize, outputSize: c.latentSize, generator: &generator)
         fc3 = Linear(inputSize: c.latentSize, outputSize: c.hiddenSize, generator: &generator)
         fc4 = Linear(inputSize: c.hiddenSize, outputSize: c.imageSize, generator: &generator)
-        priorMeans = Tensor(shape: [k, c.latentSize],
-                            data: generator.normals(k * c.latentSize).map { $0 * Self.initialPriorMeanScale },
-                            requiresGrad: true)
-        priorLogVariances = Tensor.zeros([k, c.latentSize], requiresGrad: true)
+        prior = MixturePrior(configuration: c, generator: &generator)
     }
 
     public var namedParameters: [(name: String, tensor: Tensor)] {
@@ -69,8 +65,7 @@ public final class GMVAE: GenerativeModel {
         all += nested("encoder.fc1", fc1) + [("encoder.fc1_y.weight", fc1Component)]
         all += nested("encoder.fc21", fc21) + nested("encoder.fc22", fc22)
         all += nested("decoder.fc3", fc3) + nested("decoder.fc4", fc4)
-        all += [("prior.means", priorMeans), ("prior.log_variances", priorLogVariances)]
-        return all
+        return all + prior.namedParameters
     }
 
     var components: Int { configuration.mixtureComponents }
@@ -108,7 +103,9 @@ public final class GMVAE: GenerativeModel {
         let gaussianKL = Tensor.gaussianKLPerRow(mean: mean, logVariance: logVariance,
                                                  priorMean: priorMeans.gatheringRows(rows),
                                                  priorLogVariance: priorLogVariances.gatheringRows(rows))
-        return (logits, weights, crossEntropy, gaussianKL, Tensor.categoricalKLFromUniform(logits: logits))
+        let categoricalKL = prior.broadcastLogits(batch: batch).map { Tensor.categoricalKL(logits: logits, priorLogits: $0) }
+            ?? Tensor.categoricalKLFromUniform(logits: logits)
+        return (logits, weights, crossEntropy, gaussianKL, categoricalKL)
     }
 
     public func loss(_ images: Tensor, generator: inout SeededGenerator) -> LossBreakdown {
@@ -117,8 +114,10 @@ public final class GMVAE: GenerativeModel {
         let t = boundTerms(images, noise: noise)
         let reconstruction = (t.weights * t.crossEntropy).sum()
         let regularizer = (t.weights * t.gaussianKL).sum() + t.categoricalKL
-        let total = configuration.beta == 1 ? reconstruction + regularizer
-                                            : reconstruction + regularizer.scaled(by: Float(configuration.beta))
+        let w = configuration.categoricalKLWeight
+        let weighted = w == 1 ? regularizer : (t.weights * t.gaussianKL).sum() + t.categoricalKL.scaled(by: Float(w))
+        let total = configuration.beta == 1 ? reconstruction + weighted
+                                            : reconstruction + weighted.scaled(by: Float(configuration.beta))
         return LossBreakdown(total: total, reconstruction: Double(reconstruction.scalar), regularizer: Double(regularizer.scalar))
     }
 
@@ -130,29 +129,6 @@ public final class GMVAE: GenerativeModel {
     }
 
     public func decode(_ codes: Tensor) -> Tensor { decoderLogits(codes).sigmoid() }
-
-    /// `count` prior samples with the component each was drawn from: y ~ Uniform(K), z ~ p(z|y), decoded.
-    public func sampleWithComponents(count: Int, generator: inout SeededGenerator) -> (components: [Int], images: Tensor) {
-        let ys = (0..<count).map { _ in Int(generator.boundedDraw(UInt64(components))) }
-        return (ys, sample(components: ys, generator: &generator))
-    }
-
-    /// One decoded sample z ~ p(z|y) for each component y in `ys`: [ys.count, 784].
-    public func sample(components ys: [Int], generator: inout SeededGenerator) -> Tensor {
-        precondition(ys.allSatisfy { (0..<components).contains($0) }, "components must be in 0..<\(components), got \(ys)")
-        let z = configuration.latentSize, count = ys.count
-        var codes = generator.normals(count * z)
-        for (i, y) in ys.enumerated() {
-            for j in 0..<z {
-                codes[i * z + j] = priorMeans.data[y * z + j] + codes[i * z + j] * Foundation.exp(0.5 * priorLogVariances.data[y * z + j])
-            }
-        }
-        return decode(Tensor(shape: [count, z], data: codes))
-    }
-
-    public func sample(count: Int, generator: inout SeededGenerator) -> Tensor {
-        sampleWithComponents(count: count, generator: &generator).images
-    }
 
     /// The training bound per image: one sampled z_y per component, exact sum over y, closed-form KLs; the noise
     /// [K * B, z] drawn from `generator` (`negativeELBO(_:noise:)` takes it given).

@@ -50,21 +50,21 @@ extension GMVAE: ExplicitNoiseELBOModel {
     /// [K * batch, z]: one eps per (component, image), row y * batch + b.
     public func elboNoiseShape(batch: Int) -> [Int] { [components * batch, configuration.latentSize] }
 
-    /// Per image: log K + sum_y q(y|x) [log q(y|x) + BCE(x, decoder(z_y)) + KL(q(z|x,y) || p(z|y))], z_y from row
-    /// y * batch + b of `noise`, the sum over y exact, in Double.
+    /// Per image: sum_y q(y|x) [log q(y|x) - log p(y) + BCE(x, decoder(z_y)) + KL(q(z|x,y) || p(z|y))], z_y from row
+    /// y * batch + b of `noise`, the sum over y exact, in Double (p(y) uniform or learned: `mixtureLogWeights`).
     public func negativeELBO(_ images: Tensor, noise: Tensor) -> [Double] {
         let batch = images.shape[0], k = components
         precondition(noise.shape == elboNoiseShape(batch: batch), "negativeELBO: noise \(noise.shape), want \(elboNoiseShape(batch: batch))")
         let t = boundTerms(images, noise: noise)
-        let logQ = t.logits.data
+        let logQ = t.logits.data, logP = mixtureLogWeights
         var result = [Double](repeating: 0, count: batch)
         for b in 0..<batch {
             let row = logQ[(b * k)..<((b + 1) * k)].map(Double.init)
             let logNormalizer = logSumExp(row)
-            var total = Foundation.log(Double(k))
+            var total = 0.0
             for y in 0..<k {
                 let lq = row[y] - logNormalizer, q = Foundation.exp(lq)
-                total += q * (lq + Double(t.crossEntropy.data[y * batch + b]) + Double(t.gaussianKL.data[y * batch + b]))
+                total += q * (lq - logP[y] + Double(t.crossEntropy.data[y * batch + b]) + Double(t.gaussianKL.data[y * batch + b]))
             }
             result[b] = total
         }

@@ -53,29 +53,39 @@ func drawGaussian(mean: Tensor, logVariance: Tensor, row: Int, generator: inout 
     }
 }
 
+/// log w = log p(x|z) + log p(z) - log q(z|x) for `samples` draws z ~ q(z|x) = N(mean, e^logVariance) per image
+/// ([batch, z] each), in the order of `ImportanceWeightedModel.logImportanceWeights`; `logPrior` gives log p(z).
+func gaussianProposalLogWeights(_ images: Tensor, mean: Tensor, logVariance: Tensor, samples: Int,
+                                generator: inout SeededGenerator, logPrior prior: (UnsafeBufferPointer<Double>) -> Double,
+                                decoderLogits: (Tensor) -> Tensor) -> [Double] {
+    let batch = images.shape[0], zSize = mean.shape[1]
+    var codes = [Float](repeating: 0, count: batch * samples * zSize)
+    var logPrior = [Double](repeating: 0, count: batch * samples), logProposal = logPrior
+    for b in 0..<batch {
+        for s in 0..<samples {
+            let z = drawGaussian(mean: mean, logVariance: logVariance, row: b, generator: &generator,
+                                 into: &codes, at: (s * batch + b) * zSize)
+            z.withUnsafeBufferPointer { z in
+                logPrior[s * batch + b] = prior(z)
+                logProposal[s * batch + b] = logGaussian(z, mean: { Double(mean.data[b * zSize + $0]) },
+                                                           logVariance: { Double(logVariance.data[b * zSize + $0]) })
+            }
+        }
+    }
+    let logLikelihood = bernoulliLogLikelihoods(decoderLogits(Tensor(shape: [batch * samples, zSize], data: codes)),
+                                                images: images)
+    return (0..<(batch * samples)).map { logLikelihood[$0] + logPrior[$0] - logProposal[$0] }
+}
+
 extension GaussianVAE {
     public func posteriorMean(_ images: Tensor) -> Tensor { posterior(images).mean }
 
     /// w = p(x|z) N(z; 0, I) / q(z|x), z = mean + e^(lv/2) eps.
     public func logImportanceWeights(_ images: Tensor, samples: Int, generator: inout SeededGenerator) -> [Double] {
         let (mean, logVariance) = posterior(images)
-        let batch = images.shape[0], zSize = configuration.latentSize
-        var codes = [Float](repeating: 0, count: batch * samples * zSize)
-        var logPrior = [Double](repeating: 0, count: batch * samples), logProposal = logPrior
-        for b in 0..<batch {
-            for s in 0..<samples {
-                let z = drawGaussian(mean: mean, logVariance: logVariance, row: b, generator: &generator,
-                                     into: &codes, at: (s * batch + b) * zSize)
-                z.withUnsafeBufferPointer { z in
-                    logPrior[s * batch + b] = logGaussian(z, mean: { _ in 0 }, logVariance: { _ in 0 })
-                    logProposal[s * batch + b] = logGaussian(z, mean: { Double(mean.data[b * zSize + $0]) },
-                                                               logVariance: { Double(logVariance.data[b * zSize + $0]) })
-                }
-            }
-        }
-        let logLikelihood = bernoulliLogLikelihoods(decoderLogits(Tensor(shape: [batch * samples, zSize], data: codes)),
-                                                    images: images)
-        return (0..<(batch * samples)).map { logLikelihood[$0] + logPrior[$0] - logProposal[$0] }
+        return gaussianProposalLogWeights(images, mean: mean, logVariance: logVariance, samples: samples, generator: &generator,
+                                          logPrior: { logGaussian($0, mean: { _ in 0 }, logVariance: { _ in 0 }) },
+                                          decoderLogits: decoderLogits)
     }
 }
 
@@ -102,10 +112,10 @@ extension GMVAE: ImportanceWeightedModel {
     }
 
     /// Proposal q(z|x) = sum_y q(y|x) q(z|x,y), sampled as y ~ q(y|x) then z ~ q(z|x,y); prior
-    /// p(z) = (1/K) sum_y p(z|y): w = p(x|z) p(z) / q(z|x), with y summed out of both densities.
+    /// p(z) = sum_y p(y) p(z|y): w = p(x|z) p(z) / q(z|x), with y summed out of both densities.
     public func logImportanceWeights(_ images: Tensor, samples: Int, generator: inout SeededGenerator) -> [Double] {
         let batch = images.shape[0], k = components, zSize = configuration.latentSize
-        let logits = componentLogits(images).data
+        let logits = componentLogits(images).data, logP = mixtureLogWeights
         let (mean, logVariance) = componentPosteriors(images)
         var codes = [Float](repeating: 0, count: batch * samples * zSize)
         var logPrior = [Double](repeating: 0, count: batch * samples), logProposal = logPrior
@@ -124,10 +134,7 @@ extension GMVAE: ImportanceWeightedModel {
                         logQY[c] + logGaussian(z, mean: { Double(mean.data[(c * batch + b) * zSize + $0]) },
                                                logVariance: { Double(logVariance.data[(c * batch + b) * zSize + $0]) })
                     })
-                    logPrior[s * batch + b] = logSumExp((0..<k).map { c in
-                        -log(Double(k)) + logGaussian(z, mean: { Double(priorMeans.data[c * zSize + $0]) },
-                                                      logVariance: { Double(priorLogVariances.data[c * zSize + $0]) })
-                    })
+                    logPrior[s * batch + b] = prior.logDensity(z, logP: logP)
                 }
             }
         }

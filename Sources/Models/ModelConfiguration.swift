@@ -15,6 +15,14 @@ public enum ModelKind: String, Codable, Sendable, CaseIterable {
     case vqVAE = "vq_vae"
 }
 
+/// How the GM-VAE family factors its approximate posterior.
+public enum MixtureInference: String, Codable, Sendable, CaseIterable {
+    /// q(y|x) q(z|x,y) with a network for q(y|x) and y as an input of q(z|x,y) (Rui Shu's GMVAE, Kingma et al.'s M2).
+    case categorical
+    /// q(z|x) from the vae_std encoder and q(y|x) the mixture's optimal responsibilities (VaDE, Jiang et al. 2017).
+    case vade
+}
+
 /// Everything needed to rebuild a model's architecture. Stored as JSON in every checkpoint.
 public struct ModelConfiguration: Codable, Equatable, Sendable {
     public var kind: ModelKind
@@ -40,6 +48,15 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     /// hidden convolution (conv), before its ReLU. Written to JSON only when true, so configurations without it
     /// keep the JSON (and checkpoints) they had before the field existed.
     public var batchNorm: Bool = false
+    /// GM-VAE: how q(y, z | x) is factored (see `MixtureInference`). The four GM-VAE options below are written to
+    /// JSON only when they differ from their defaults, so the study's gm_vae keeps the JSON (and checkpoints) it had.
+    public var mixtureInference: MixtureInference = .categorical
+    /// GM-VAE: mixture weights p(y) = softmax(a) with learned logits a (VaDE's pi) instead of Uniform(K).
+    public var learnedMixtureWeights: Bool = false
+    /// GM-VAE: weight of KL(q(y|x) || p(y)) in the loss (1 is the bound; the Gaussian KL keeps weight beta).
+    public var categoricalKLWeight: Double = 1
+    /// GM-VAE: standard deviation of the initial prior means mu_y ~ N(0, s^2).
+    public var priorMeanScale: Double = 0.1
 
     public init(kind: ModelKind, imageSize: Int = 784, hiddenSize: Int = 400, latentSize: Int = 20,
                 beta: Double = 1, residualBlocks: Int = 0, batchNorm: Bool = false) {
@@ -69,9 +86,13 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         commitment = try c.decodeIfPresent(Double.self, forKey: .commitment) ?? defaults.commitment
         codebookDecay = try c.decodeIfPresent(Double.self, forKey: .codebookDecay) ?? defaults.codebookDecay
         batchNorm = try c.decodeIfPresent(Bool.self, forKey: .batchNorm) ?? defaults.batchNorm
+        mixtureInference = try c.decodeIfPresent(MixtureInference.self, forKey: .mixtureInference) ?? defaults.mixtureInference
+        learnedMixtureWeights = try c.decodeIfPresent(Bool.self, forKey: .learnedMixtureWeights) ?? defaults.learnedMixtureWeights
+        categoricalKLWeight = try c.decodeIfPresent(Double.self, forKey: .categoricalKLWeight) ?? defaults.categoricalKLWeight
+        priorMeanScale = try c.decodeIfPresent(Double.self, forKey: .priorMeanScale) ?? defaults.priorMeanScale
     }
 
-    /// Every field, except `batchNorm` when it is false (see there).
+    /// Every field, except `batchNorm` when it is false and the GM-VAE options at their defaults (see there).
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(kind, forKey: .kind)
@@ -87,11 +108,16 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         try c.encode(commitment, forKey: .commitment)
         try c.encode(codebookDecay, forKey: .codebookDecay)
         if batchNorm { try c.encode(batchNorm, forKey: .batchNorm) }
+        if mixtureInference != .categorical { try c.encode(mixtureInference, forKey: .mixtureInference) }
+        if learnedMixtureWeights { try c.encode(learnedMixtureWeights, forKey: .learnedMixtureWeights) }
+        if categoricalKLWeight != 1 { try c.encode(categoricalKLWeight, forKey: .categoricalKLWeight) }
+        if priorMeanScale != 0.1 { try c.encode(priorMeanScale, forKey: .priorMeanScale) }
     }
 
     enum CodingKeys: String, CodingKey {
         case kind, imageSize, hiddenSize, latentSize, beta, residualBlocks, mmdWeight, mixtureComponents, codebookSize,
-             codeSize, commitment, codebookDecay, batchNorm
+             codeSize, commitment, codebookDecay, batchNorm, mixtureInference, learnedMixtureWeights, categoricalKLWeight,
+             priorMeanScale
     }
 
     /// The configuration of one of the study's runs, by its exact name.
@@ -132,6 +158,15 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         try require(commitment >= 0 && (0..<1).contains(codebookDecay), "commitment must be >= 0 and decay in [0, 1)")
         try require(!batchNorm || [.mlpVAE, .convVAE].contains(kind),
                     "batchNorm is built only for mlp_vae and conv_vae, not \(kind.rawValue)")
+        let mixtureOptions = mixtureInference != .categorical || learnedMixtureWeights || categoricalKLWeight != 1
+            || priorMeanScale != 0.1
+        try require(!mixtureOptions || kind == .gmVAE,
+                    "mixtureInference, learnedMixtureWeights, categoricalKLWeight and priorMeanScale are gm_vae options, not \(kind.rawValue)")
+        try require(categoricalKLWeight >= 0 && categoricalKLWeight.isFinite,
+                    "categoricalKLWeight must be >= 0, got \(categoricalKLWeight)")
+        try require(priorMeanScale >= 0 && priorMeanScale.isFinite, "priorMeanScale must be >= 0, got \(priorMeanScale)")
+        try require(mixtureInference == .categorical || categoricalKLWeight == 1,
+                    "categoricalKLWeight applies to mixtureInference categorical only (vade's q(y|x) is the optimal one)")
     }
 
     public func jsonString() -> String {

@@ -9,7 +9,11 @@ public enum ModelFactory {
         case .mlpVAE: return MLPVAE(configuration: configuration, generator: &generator)
         case .convVAE: return ConvVAE(configuration: configuration, generator: &generator)
         case .wae: return WAE(configuration: configuration, generator: &generator)
-        case .gmVAE: return GMVAE(configuration: configuration, generator: &generator)
+        case .gmVAE:
+            switch configuration.mixtureInference {
+            case .categorical: return GMVAE(configuration: configuration, generator: &generator)
+            case .vade: return VaDE(configuration: configuration, generator: &generator)
+            }
         case .vqVAE: return VQVAE(configuration: configuration, generator: &generator)
         }
     }

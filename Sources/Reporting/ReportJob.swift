@@ -20,6 +20,10 @@ public struct ReportJob {
     public var study: Study?
     /// Pixel upscaling of the sample sheets.
     public var scale: Int
+    /// A folder of runs trained longer with snapshots (e.g. by `fixtures/study-50-epochs.json`) whose MSE and FID
+    /// against epochs the notebook shows and the `moreEpochs` claims use (`epochCurves`), besides any snapshots of
+    /// the runs in `runsDirectory`.
+    public var epochRunsDirectory: String?
 
     public init(runsDirectory: String, notebookPath: String, study: Study?, scale: Int = 2) {
         self.runsDirectory = runsDirectory; self.notebookPath = notebookPath; self.study = study; self.scale = scale
@@ -91,9 +95,17 @@ public struct ReportJob {
         }
         let network = entries.compactMap { $0.results.generation }.first
         let claims = try ToolkitAssets.locate(StudyClaims.assetName).path.map { try StudyClaims.load(contentsOf: $0) } ?? []
-        let report = StudyReport(entries: entries, title: study?.title ?? "VAE runs in \(runsDirectory)",
+        var curveFolders = folders
+        if let epochRunsDirectory {
+            curveFolders += try ReportJob(runsDirectory: epochRunsDirectory, notebookPath: notebookPath, study: nil).runFolders()
+        }
+        let curves = try withoutActuallyEscaping(log) { log in
+            try epochCurves(curveFolders, evaluation: evaluation, log: log)
+        }
+        var report = StudyReport(entries: entries, title: study?.title ?? "VAE runs in \(runsDirectory)",
                                  featureNetworkDescription: network.map { "the shipped MNIST LeNet, \($0.featureLayer)" } ?? "no feature network",
                                  claims: claims)
+        report.epochCurves = curves
         try report.write(notebookPath: notebookPath, figures: figuresDirectory, extraFigures: extra, sheets: sheets)
         log("wrote \(notebookPath) and its figures in \(figuresDirectory)")
         return report
@@ -122,7 +134,7 @@ public struct ReportJob {
             try emit("traversals", "traversals.png",
                      SampleSheets.captionedTraversals(model, run: run, image: test.imageTensor(first: 1), dimensions: 10, scale: scale))
         }
-        if let gm = model as? GMVAE {
+        if let gm = model as? any MixturePriorModel {
             let rows = gm.configuration.mixtureComponents, columns = 10
             let ys = (0..<rows).flatMap { Array(repeating: $0, count: columns) }
             let tiles = gm.sample(components: ys, generator: &generator)

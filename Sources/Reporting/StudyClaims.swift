@@ -20,7 +20,7 @@ public struct StudyClaim: Codable, Equatable, Sendable {
         case increasing
         /// Every one of `runs` is below every run of `among`.
         case lowest
-        /// The claim is about training longer: answered by the longer study, not by these results.
+        /// The claim is about training longer: answered by the longer study's snapshots (`checkEpochs`).
         case moreEpochs
     }
 
@@ -93,10 +93,13 @@ public enum StudyClaims {
     }
 
     /// The verdict on `claim` given each run's statistic of a metric (nil: the run has no results).
+    /// `curves` gives the longer study's per-epoch curves of a run (its seeds'), for the `moreEpochs` claims.
     public static func check(_ claim: StudyClaim, level: Double = 0.05,
-                             statistic: (_ run: String, _ metric: StudyClaim.Metric) -> SeedStatistic?) -> ClaimCheck {
+                             statistic: (_ run: String, _ metric: StudyClaim.Metric) -> SeedStatistic?,
+                             curves: ((_ run: String) -> [EpochCurve])? = nil) -> ClaimCheck {
         let involved = claim.runs + [claim.baseline].compactMap { $0 } + (claim.among ?? [])
         let ours = involved.map { (run: $0, statistic: statistic($0, claim.metric)) }
+        if claim.kind == .moreEpochs, let curves { return checkEpochs(claim, ours: ours, curves: curves) }
         var tests: [String] = []
         /// Welch's verdict on a < b: +1 significantly below, -1 significantly above, 0 within (or one seed).
         func order(_ a: String, _ b: String) -> Int? {

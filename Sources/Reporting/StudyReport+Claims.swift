@@ -15,13 +15,15 @@ extension StudyReport {
     /// One row per claim of `claims` (and the batch-norm claim when its runs are here); nil without claims.
     var claimsSection: String? {
         guard !claims.isEmpty else { return nil }
-        let checks = claims.map { StudyClaims.check($0, statistic: claimStatistic) }
+        let curves = epochCurves.isEmpty ? nil : { (run: String) in self.curves(of: run) }
+        let checks = claims.map { StudyClaims.check($0, statistic: claimStatistic, curves: curves) }
         var md = "## The reference study's claims\n\n"
         md += "Each conclusion of the reference study (`fixtures/claims.json`) as a statement tested on our runs: every pair "
         md += "it compares by Welch's two-sided test at 5 % over the training seeds. **confirmed**: the tests show what it "
         md += "asserts; **not shown**: the differences are within the spread over seeds (or a run has one seed); "
         md += "**contradicted**: a test shows the opposite; **not measured**: a run is missing, or the claim is about "
-        md += "longer training. Our FID is the LeNet FID of prior samples; the reference study's is an Inception FID, so "
+        md += "longer training and the longer study's snapshots are missing (the claims about more epochs compare epoch 10 "
+        md += "with the last epoch of the longer study, see below). Our FID is the LeNet FID of prior samples; the reference study's is an Inception FID, so "
         md += "only the directions compare, not the values.\n\n"
         md += StudyClaims.markdown(checks)
         let pairs = batchNormTests

@@ -18,6 +18,7 @@ extension StudyReport {
         md += seedComparisonSection + "\n"
         if let batchNorm = batchNormSection { md += batchNorm + "\n" }
         if let claims = claimsSection { md += claims + "\n" }
+        if let epochs = epochsSection(figuresLink: figuresLink) { md += epochs + "\n" }
         md += "## Analysis\n\n" + (seeded ? seedAnalysis : analysis) + "\n"
         md += "## Plots\n\n"
         md += "![MSE vs FID tradeoff](\(figuresLink)/tradeoff.png)\n\n"

@@ -36,6 +36,8 @@ public struct StudyReport {
     public var featureNetworkDescription: String
     /// The reference study's claims to check (`fixtures/claims.json`); none: no claims section.
     public var claims: [StudyClaim]
+    /// MSE and FID against epochs of the runs with snapshots (the longer study); none: no such section.
+    public var epochCurves: [EpochCurve] = []
 
     public init(entries: [ReportEntry], title: String, featureNetworkDescription: String, claims: [StudyClaim] = []) {
         self.entries = entries
@@ -85,6 +87,9 @@ public struct StudyReport {
             }
             if let best = bestSamplerTradeoffPlot {
                 try writePlot(best.render(format: format), to: figures + "/tradeoff-best-sampler.\(format.rawValue)")
+            }
+            for (name, plot) in epochPlots {
+                try writePlot(plot.render(format: format), to: figures + "/\(name).\(format.rawValue)")
             }
         }
         let notebookFolder = URL(fileURLWithPath: notebookPath).deletingLastPathComponent().standardizedFileURL.path

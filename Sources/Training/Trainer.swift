@@ -26,6 +26,8 @@ public final class Trainer {
     /// Worker threads of `run` (initially `settings.threads`, which the checkpoint records): any count gives the
     /// same checkpoint.
     public var threads: Int
+    /// Keep a snapshot of the checkpoint every N epochs (`TrainingSettings.checkpointEvery`); nil: none.
+    public var snapshotEvery: Int?
     public let model: any GenerativeModel
     public let optimizer: Adam
     public private(set) var record: TrainingRecord
@@ -108,6 +110,8 @@ public final class Trainer {
         }
         let faults = try FaultInjection(environment: ProcessInfo.processInfo.environment)
         let n = data.count
+        // A run killed between its checkpoint and the snapshot of that epoch gets the snapshot now (the same state).
+        try writeSnapshotIfDue(checkpointPath: checkpointPath, onlyIfMissing: true)
         while !record.isFinished {
             let epoch = record.completedEpochs + 1
             let start = Date()
@@ -151,6 +155,7 @@ public final class Trainer {
                 try checkFinite(epoch: epoch, batch: batchIndex)
             }
             try writeCheckpoint(to: checkpointPath)
+            try writeSnapshotIfDue(checkpointPath: checkpointPath, onlyIfMissing: false)
             progress(.epochFinished(summary, checkpoint: checkpointPath))
         }
     }

@@ -38,17 +38,18 @@ public struct TrainingJob {
     /// Whether a file of a run folder is derived from its checkpoint (or describes its training): evaluation
     /// results, sample sheets and plots, sampler caches, the code prior, the log and a failure note.
     public static func isDerivedFile(_ name: String) -> Bool {
-        ["results.json", "train-log.jsonl", CodePrior.fileName, failureNoteName].contains(name)
+        ["results.json", "train-log.jsonl", CodePrior.fileName, failureNoteName, snapshotsFolderName,
+         epochResultsFileName].contains(name)
             || name.hasSuffix(".png") || name.hasSuffix(".svg") || name.hasSuffix(".pdf")
             || (name.hasPrefix("sampler-") && name.hasSuffix(".json"))
     }
 
     /// Deletes the derived files of `folder` (and `checkpoint.safetensors` with `checkpoint`; the log is kept with
-    /// `keepingLog`: it is the resumed checkpoint's own history); returns their names.
+    /// `keepingLog`: it is the resumed checkpoint's own history, and so are its snapshots); returns their names.
     @discardableResult
     public static func removeDerivedFiles(in folder: String, checkpoint: Bool, keepingLog: Bool = false) throws -> [String] {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
-            .filter { isDerivedFile($0) && !(keepingLog && $0 == "train-log.jsonl") }.sorted()
+            .filter { isDerivedFile($0) && !(keepingLog && ["train-log.jsonl", snapshotsFolderName].contains($0)) }.sorted()
         for name in names + (checkpoint ? ["checkpoint.safetensors"] : []) {
             let path = folder + "/" + name
             guard FileManager.default.fileExists(atPath: path) else { continue }
@@ -95,12 +96,14 @@ public struct TrainingJob {
             // The thread count is the command line's: it does not change the result.
             var given = settings
             given.threads = t.threads
+            given.checkpointEvery = nil  // snapshots are kept beside the checkpoint, not part of its training
             if stored != given {
                 notice("resuming \(runName) with its checkpoint's settings (epochs \(t.epochs), batch size \(t.batchSize), "
                        + "lr \(t.learningRate), seed \(t.seed)), not the ones given")
             }
             trainer = try Trainer(resuming: checkpoint, path: checkpointPath, data: train, dataChecksum: checksum)
             trainer.threads = settings.threads
+            trainer.snapshotEvery = settings.checkpointEvery
             // The checkpoint is about to change: what was derived from it goes (the log is rewritten from it).
             if !checkpoint.training.isFinished {
                 let removed = try Self.removeDerivedFiles(in: runFolder, checkpoint: false, keepingLog: true)
@@ -109,6 +112,7 @@ public struct TrainingJob {
         } else {
             trainer = try Trainer(runName: runName, configuration: configuration, settings: settings,
                                   data: train, dataChecksum: checksum)
+            trainer.snapshotEvery = settings.checkpointEvery
             let removed = try Self.removeDerivedFiles(in: runFolder, checkpoint: true)
             if hasCheckpoint {
                 notice("--force: replaced \(checkpointPath)"

@@ -9,6 +9,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// Worker threads for BLAS products and element-wise loops. Any count gives the same checkpoint for a seed;
     /// the count is recorded in the checkpoint only as a fact about the run.
     public var threads: Int = 2
+    /// Keep a copy of the checkpoint every N epochs as `RUN/snapshots/epoch-NNN/checkpoint.safetensors` (nil: none),
+    /// for metrics against epochs (`TrainingJob.snapshotFolder`). Does not change the training's bits.
+    public var checkpointEvery: Int? = nil
 
     public init(epochs: Int = 10, batchSize: Int = 256, learningRate: Double = 1e-3, seed: UInt64 = 1, threads: Int = 2) {
         self.epochs = epochs; self.batchSize = batchSize; self.learningRate = learningRate
@@ -23,6 +26,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
             throw TrainingError.invalidSetting("learning rate must be a positive number, got \(learningRate)")
         }
         if threads < 1 { throw TrainingError.invalidSetting("threads must be >= 1, got \(threads)") }
+        if let every = checkpointEvery, every < 1 {
+            throw TrainingError.invalidSetting("checkpointEvery must be >= 1 epoch, got \(every)")
+        }
     }
 }
 

@@ -215,6 +215,8 @@ struct Report: ParsableCommand {
     var listTasks = false
     @Option(help: "Task list: seeds 1...N of each run (as vae-train sweep --seeds).") var seeds: Int?
     @Option(help: "Task list: comma-separated run names (as vae-train sweep --only).") var only: String?
+    @Option(help: "Folder of runs trained longer with snapshots (vae-train sweep --study fixtures/study-50-epochs.json): the notebook shows their MSE and FID against epochs and the claims about more epochs use them.")
+    var epochRuns: String?
     @OptionGroup var features: FeatureOptions
     @OptionGroup var likelihood: LikelihoodOptions
 
@@ -255,8 +257,9 @@ struct Report: ParsableCommand {
         options.storedOnly = noEvaluate
         options.logLikelihood = likelihood.settings(seed: seed)
         let job = EvaluationJob(options: options, log: logLine)
-        let report = ReportJob(runsDirectory: runsDirectory, notebookPath: notebook ?? root + "/notebooks-md/study-results.md",
+        var report = ReportJob(runsDirectory: runsDirectory, notebookPath: notebook ?? root + "/notebooks-md/study-results.md",
                                study: loadedStudy, scale: scale)
+        report.epochRunsDirectory = epochRuns
         if let taskRun {
             let (results, reused) = try report.evaluateTask(taskRun, evaluation: job)
             logLine("\(results.run): \(reused ? "cached results" : "evaluated") -> \(runsDirectory)/\(taskRun.name)/results.json")

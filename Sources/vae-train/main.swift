@@ -28,6 +28,8 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Double = 1e-3
     @Option(parsing: .unconditional, help: "Seed of every random draw.") var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Threads (any count gives the same checkpoint for a seed).") var threads: Int = 2
+    @Option(parsing: .unconditional, help: "Also keep a copy of the checkpoint every N epochs in RUN/snapshots/epoch-NNN/ (vae-eval report evaluates each).")
+    var checkpointEvery: Int?
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
     @Option(help: "Output root; the run goes to OUT/runs/<model>.") var out: String = "out"
     @Flag(help: "Continue from the run's last checkpoint if it has one.") var resume = false
@@ -40,6 +42,7 @@ struct Train: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
         guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be >= 1, got \(checkpointEvery)") }
         if resume && force { throw ValidationError("--resume continues the run, --force replaces it: pass one of them") }
         guard (try? ModelConfiguration.forRun(model)) != nil else {
             throw ValidationError("unknown --model '\(model)'; known: \(ModelConfiguration.knownRuns.joined(separator: ", "))")
@@ -47,9 +50,11 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        var settings = TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads)
+        settings.checkpointEvery = checkpointEvery
         var job = TrainingJob(
             runName: model, configuration: try ModelConfiguration.forRun(model),
-            settings: TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
+            settings: settings,
             dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
             outputRoot: out, resume: resume, force: force)
         job.waitForLock = !noWait

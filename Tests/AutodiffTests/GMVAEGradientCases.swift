@@ -27,6 +27,12 @@ func naiveCategoricalKLFromUniform(_ logits: [Double], columns: Int) -> Double {
     naiveSoftmaxRows(logits, columns: columns).reduce(0) { $0 + $1 * Foundation.log($1 * Double(columns)) }
 }
 
+/// sum over rows of sum_k q (log q - log p), q = softmax of the logits' row, p = softmax of the prior logits' row.
+func naiveCategoricalKL(_ logits: [Double], _ priorLogits: [Double], columns: Int) -> Double {
+    let q = naiveSoftmaxRows(logits, columns: columns), p = naiveSoftmaxRows(priorLogits, columns: columns)
+    return zip(q, p).reduce(0) { $0 + $1.0 * Foundation.log($1.0 / $1.1) }
+}
+
 /// -sum_p [t log sigmoid(l) + (1 - t) log(1 - sigmoid(l))] per row, row r against target row r mod B.
 func naiveBinaryCrossEntropyPerRow(logits: [Double], targets: [Double], pixels: Int) -> [Double] {
     let rows = logits.count / pixels, batch = targets.count / pixels
@@ -64,6 +70,12 @@ let gmvaeOpCases: [OpCase] = [
     OpCase(name: "categoricalKLFromUniform", shapes: [[4, 5]],
            apply: { Tensor.categoricalKLFromUniform(logits: $0[0]) },
            reference: { [naiveCategoricalKLFromUniform($0[0], columns: 5)] }),
+    OpCase(name: "categoricalKL", shapes: [[4, 5], [4, 5]],
+           apply: { Tensor.categoricalKL(logits: $0[0], priorLogits: $0[1]) },
+           reference: { [naiveCategoricalKL($0[0], $0[1], columns: 5)] }),
+    OpCase(name: "categoricalKL prior broadcast by gatheringRows", shapes: [[3, 4], [1, 4]],
+           apply: { Tensor.categoricalKL(logits: $0[0], priorLogits: $0[1].gatheringRows([0, 0, 0])) },
+           reference: { [naiveCategoricalKL($0[0], $0[1] + $0[1] + $0[1], columns: 4)] }),
     OpCase(name: "binaryCrossEntropyPerRow", shapes: [[6, 4], [2, 4]], domains: [.real, .unit],
            apply: { Tensor.binaryCrossEntropyPerRow(logits: $0[0], targets: $0[1]) },
            reference: { naiveBinaryCrossEntropyPerRow(logits: $0[0], targets: $0[1], pixels: 4) }),

@@ -31,8 +31,9 @@ import Testing
     /// The loss written out image by image and component by component: the first layer of q(z|x,y) applied to
     /// the concatenation [x, onehot(y)] with the unsplit weight, BCE from its definition with log, the Gaussian
     /// KL as log(sp/s) + (s^2 + (m - mp)^2) / (2 sp^2) - 1/2, and the noise of z_y taken from row y*B + b.
-    static func directLoss(_ model: GMVAE, images: [Double], batch: Int, noise: [Float])
-        -> (reconstruction: Double, regularizer: Double, perImage: [Double]) {
+    /// `logWeights`: log p(y) (default Uniform(K)); `categorical` is the KL(q(y|x) || p(y)) part of `regularizer`.
+    static func directLoss(_ model: GMVAE, images: [Double], batch: Int, noise: [Float], logWeights: [Double]? = nil)
+        -> (reconstruction: Double, regularizer: Double, perImage: [Double], categorical: Double) {
         let c = model.configuration
         let k = c.mixtureComponents, pixels = c.imageSize, hidden = c.hiddenSize, zSize = c.latentSize
         let p = Dictionary(uniqueKeysWithValues: model.namedParameters.map { ($0.name, $0.tensor.data.map(Double.init)) })
@@ -42,7 +43,8 @@ import Testing
             for i in 0..<pixels { w1[o * (pixels + k) + i] = p["encoder.fc1.weight"]![o * pixels + i] }
             for y in 0..<k { w1[o * (pixels + k) + pixels + y] = p["encoder.fc1_y.weight"]![o * k + y] }
         }
-        var reconstruction = 0.0, regularizer = 0.0
+        let logP = logWeights ?? [Double](repeating: -log(Double(k)), count: k)
+        var reconstruction = 0.0, regularizer = 0.0, categorical = 0.0
         var perImage: [Double] = []
         for b in 0..<batch {
             let x = Array(images[(b * pixels)..<((b + 1) * pixels)])
@@ -71,13 +73,14 @@ import Testing
                     kl += log(sp / sq) + (sq * sq + u * u) / (2 * sp * sp) - 0.5
                 }
                 imageReconstruction += q[y] * bce
-                imageRegularizer += q[y] * (kl + log(q[y] * Double(k)))
+                imageRegularizer += q[y] * (kl + log(q[y]) - logP[y])
+                categorical += q[y] * (log(q[y]) - logP[y])
             }
             reconstruction += imageReconstruction
             regularizer += imageRegularizer
             perImage.append(imageReconstruction + imageRegularizer)
         }
-        return (reconstruction, regularizer, perImage)
+        return (reconstruction, regularizer, perImage, categorical)
     }
 
     @Test(arguments: [smallConfiguration(), ModelConfiguration(kind: .gmVAE)])

@@ -21,6 +21,35 @@ import Testing
         #expect(study.runs.first { $0.name == "vq_vae" }?.referenceMSE == nil)
     }
 
+    /// The longer study: vae_std_z20, vae_conv, gm_vae and vq_vae as in the study, 50 epochs with a snapshot every 5.
+    @Test func fiftyEpochStudyTrainsTheStudysRunsLonger() throws {
+        let study = try Study.load(from: Self.studyPath)
+        let longer = try Study.load(from: Self.studyPath.replacingOccurrences(of: "study.json", with: "study-50-epochs.json"))
+        #expect(longer.runs.map(\.name) == ["vae_std_z20", "vae_conv", "gm_vae", "vq_vae"])
+        for run in longer.runs {
+            let base = try #require(study.runs.first { $0.name == run.name })
+            #expect(run.model == base.model, "\(run.name)")
+            var expected = base.training
+            expected.epochs = 50
+            expected.checkpointEvery = 5
+            #expect(run.training == expected, "\(run.name)")
+        }
+    }
+
+    /// The GM-VAE ablation: gm_vae's configuration with one or two of the family's options changed, protocol settings.
+    @Test func gmVAEAblationVariesOnlyTheFamilysOptions() throws {
+        let ablation = try Study.load(from: Self.studyPath.replacingOccurrences(of: "study.json", with: "gm-vae-ablation.json"))
+        let gm = try ModelConfiguration.forRun("gm_vae")
+        #expect(ablation.runs.count >= 5)
+        for run in ablation.runs {
+            var options = run.model
+            options.mixtureInference = gm.mixtureInference; options.learnedMixtureWeights = gm.learnedMixtureWeights
+            options.categoricalKLWeight = gm.categoricalKLWeight; options.mixtureComponents = gm.mixtureComponents
+            #expect(options == gm && run.model != gm, "\(run.name)")
+            #expect(run.training == TrainingSettings(epochs: 10, batchSize: 256, learningRate: 1e-3, seed: 1, threads: 2))
+        }
+    }
+
     @Test func onlySelectsRunsAndRejectsUnknownNames() throws {
         let study = try Study.load(from: Self.studyPath)
         #expect(try study.runs(only: ["wae", "vae_conv"]).map(\.name) == ["vae_conv", "wae"])
