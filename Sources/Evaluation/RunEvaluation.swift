@@ -176,7 +176,7 @@ public enum RunEvaluation {
         let checkpointSHA256 = SHA256.hexDigest(of: fileBytes)
         let checkpoint = try Checkpoint.read(from: folder.checkpoint)
         let model = checkpoint.model
-        var samplers = try request.resolve(for: model.configuration.kind, run: folder.name)
+        var samplers = try request.resolve(for: type(of: model), run: folder.name)
         if request == .all, samplers.contains(.learned), !FileManager.default.fileExists(atPath: folder.codePrior) {
             log("\(folder.name): no learned code prior (\(CodePrior.fileName)); skipping that sampler "
                 + "(train one with 'vae-train prior \(folder.path)')")

@@ -129,7 +129,7 @@ public struct Checkpoint {
         guard let digest = meta[tensorDigestKey], digest == archive.tensorDataDigest() else {
             throw ModelError.unsupportedCheckpoint(path: path, reason: "tensor data does not match its recorded SHA-256 (the file is corrupt)")
         }
-        guard let kindName = meta["model_kind"], ModelKind(rawValue: kindName) != nil else {
+        guard let kindName = meta["model_kind"], ModelFactory.family(of: ModelKind(rawValue: kindName)) != nil else {
             throw ModelError.unsupportedCheckpoint(path: path, reason: "unknown model kind '\(meta["model_kind"] ?? "")'")
         }
         if version != "1" || meta[headerDigestKey] != nil {

@@ -1,16 +1,66 @@
 import Autodiff
+import Synchronization
+
+/// A model family: one architecture the factory can build from a configuration of its `kind`.
+/// A new family is its own file with a type conforming to this protocol, and one `register` line (in `builtIn`
+/// below, or at start-up for a family defined elsewhere, e.g. in tests). What only some families can do is a
+/// capability protocol (`ContinuousLatentModel`, `DiscreteCodeModel`, ...), asked of the type or the model.
+public protocol ModelFamily: GenerativeModel {
+    /// The name stored in checkpoints and study files.
+    static var kind: ModelKind { get }
+    /// Whether `ModelConfiguration.batchNorm` is built by this family. Default: false.
+    static var buildsBatchNorm: Bool { get }
+    /// A freshly initialised model of `configuration` (already validated); parameters drawn from `generator`.
+    init(configuration: ModelConfiguration, generator: inout SeededGenerator)
+}
+
+extension ModelFamily {
+    public static var buildsBatchNorm: Bool { false }
+}
 
 /// The one place that turns a configuration into a model.
 public enum ModelFactory {
+    /// The families of the study, in the order error messages list them.
+    static let builtIn: [any ModelFamily.Type] = [MLPVAE.self, ConvVAE.self, WAE.self, GMVAE.self, VQVAE.self]
+
+    private static let registry = Mutex<[any ModelFamily.Type]>(builtIn)
+
+    /// Adds `family` (replacing a family of the same kind); from then on configurations and checkpoints of its
+    /// kind are built by it.
+    public static func register(_ family: any ModelFamily.Type) {
+        registry.withLock { families in
+            families.removeAll { $0.kind == family.kind }
+            families.append(family)
+        }
+    }
+
+    /// Every registered kind, in registration order.
+    public static var kinds: [ModelKind] { registry.withLock { $0.map { $0.kind } } }
+
+    /// The family registered for `kind`, or nil.
+    public static func family(of kind: ModelKind) -> (any ModelFamily.Type)? {
+        registry.withLock { families in families.first { $0.kind == kind } }
+    }
+
     /// A freshly initialised model; parameters drawn from `generator`.
     public static func make(_ configuration: ModelConfiguration, generator: inout SeededGenerator) throws -> any GenerativeModel {
         try configuration.validate()
-        switch configuration.kind {
-        case .mlpVAE: return MLPVAE(configuration: configuration, generator: &generator)
-        case .convVAE: return ConvVAE(configuration: configuration, generator: &generator)
-        case .wae: return WAE(configuration: configuration, generator: &generator)
-        case .gmVAE: return GMVAE(configuration: configuration, generator: &generator)
-        case .vqVAE: return VQVAE(configuration: configuration, generator: &generator)
-        }
+        return family(of: configuration.kind)!.init(configuration: configuration, generator: &generator)
     }
 }
+
+extension MLPVAE: ModelFamily {
+    public static let kind = ModelKind.mlpVAE
+    public static var buildsBatchNorm: Bool { true }
+}
+
+extension ConvVAE: ModelFamily {
+    public static let kind = ModelKind.convVAE
+    public static var buildsBatchNorm: Bool { true }
+}
+
+extension WAE: ModelFamily { public static let kind = ModelKind.wae }
+
+extension GMVAE: ModelFamily { public static let kind = ModelKind.gmVAE }
+
+extension VQVAE: ModelFamily { public static let kind = ModelKind.vqVAE }

@@ -115,20 +115,20 @@ public struct ReportJob {
         try emit("samples", "samples-sheet.png", SampleSheets.samples(model, rows: 8, scale: scale, generator: &generator))
         try emit("reconstructions", "reconstructions.png", SampleSheets.reconstructions(model, images: images, scale: scale))
         try emit("interpolations", "interpolations.png", SampleSheets.interpolations(model, images: images, scale: scale))
-        if model.configuration.kind != .vqVAE {
+        if model is any ContinuousLatentModel {
             try emit("traversals", "traversals.png",
                      SampleSheets.traversals(model, image: test.imageTensor(first: 1), dimensions: 10, scale: scale))
         }
-        if let gm = model as? GMVAE {
-            let rows = gm.configuration.mixtureComponents, columns = 10
+        if let gm = model as? any MixtureComponentModel {
+            let rows = gm.mixtureComponents, columns = 10
             let ys = (0..<rows).flatMap { Array(repeating: $0, count: columns) }
             let tiles = gm.sample(components: ys, generator: &generator)
             try emit("one row per component", "components.png",
                      ImageGrid(rows: rows, columns: columns, scale: scale).render(tiles: tiles.data))
         }
-        if let vq = model as? VQVAE {
-            let codes = vq.codeIndices(test.imageTensor(first: min(test.count, 10_000)))
-            var counts = [Double](repeating: 0, count: vq.configuration.codebookSize)
+        if let vq = model as? any DiscreteCodeModel {
+            let codes = vq.codeIndices(test.imageTensor(first: min(test.count, 10_000)), batchSize: 1000)
+            var counts = [Double](repeating: 0, count: vq.codebookSize)
             for c in codes { counts[c] += 1 }
             let total = counts.reduce(0, +)
             let plot = BarPlot(title: "\(run): codebook usage on the test set",

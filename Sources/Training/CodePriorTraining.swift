@@ -124,7 +124,7 @@ public enum CodePriorTraining {
         let bytes = try SafeTensorsArchive.readFile(checkpointPath)
         let checkpointSHA256 = SHA256.hexDigest(of: bytes)
         let checkpoint = try Checkpoint.read(from: checkpointPath)
-        guard let model = checkpoint.model as? VQVAE else {
+        guard let model = checkpoint.model as? any DiscreteCodeModel else {
             throw CodePriorTrainingError.notCodeModel(path: checkpointPath, kind: checkpoint.model.configuration.kind.rawValue)
         }
         guard checkpoint.training.isFinished else {
@@ -141,11 +141,11 @@ public enum CodePriorTraining {
         }
         BLASRuntime.threadCount = settings.threads
         let encodingStart = Date()
-        let trainCodes = model.codeIndices(Tensor(shape: [train.count, pixels], data: train.images))
-        let testCodes = model.codeIndices(Tensor(shape: [test.count, pixels], data: test.images))
+        let trainCodes = model.codeIndices(Tensor(shape: [train.count, pixels], data: train.images), batchSize: 1000)
+        let testCodes = model.codeIndices(Tensor(shape: [test.count, pixels], data: test.images), batchSize: 1000)
         let encodingSeconds = Date().timeIntervalSince(encodingStart)
         log(String(format: "encoded %d training and %d test images to code grids in %.1f s", train.count, test.count, encodingSeconds))
-        var configuration = CodePriorConfiguration.forVQVAE(model.configuration)
+        var configuration = model.codePriorConfiguration
         if let hiddenSize { configuration.hiddenSize = hiddenSize }
         if let hiddenLayers { configuration.hiddenLayers = hiddenLayers }
         try configuration.validate()

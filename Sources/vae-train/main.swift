@@ -22,7 +22,9 @@ struct VAETrain: ParsableCommand {
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Train one run (the default command).")
 
-    @Option(help: ArgumentHelp("Run of the study: \(ModelConfiguration.knownRuns.joined(separator: ", ")).")) var model: String
+    @Option(help: ArgumentHelp("Run of the study file (its model; the training settings are the options here): \(Self.shippedRunNames)."))
+    var model: String
+    @Option(help: "Study file (default: the shipped one, installed beside the command or in the repo's fixtures/).") var study: String?
     @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int = 10
     @Option(parsing: .unconditional, help: "Images per batch.") var batchSize: Int = 256
     @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Double = 1e-3
@@ -35,20 +37,26 @@ struct Train: ParsableCommand {
     var force = false
     @Flag(help: "Fail at once if another process is writing into the run folder (default: wait for it).") var noWait = false
 
+    /// The shipped study's run names, for the help.
+    static var shippedRunNames: String {
+        (try? Study.load(from: Study.defaultPath()))?.runs.map(\.name).joined(separator: ", ") ?? "see --study"
+    }
+
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
         guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
         if resume && force { throw ValidationError("--resume continues the run, --force replaces it: pass one of them") }
-        guard (try? ModelConfiguration.forRun(model)) != nil else {
-            throw ValidationError("unknown --model '\(model)'; known: \(ModelConfiguration.knownRuns.joined(separator: ", "))")
+        let runs = try Study.load(from: study ?? Study.defaultPath()).runs
+        guard runs.contains(where: { $0.name == model }) else {
+            throw ValidationError("unknown --model '\(model)'; known: \(runs.map(\.name).joined(separator: ", "))")
         }
     }
 
     func run() throws {
         var job = TrainingJob(
-            runName: model, configuration: try ModelConfiguration.forRun(model),
+            runName: model, configuration: try Study.load(from: study ?? Study.defaultPath()).runs(only: [model])[0].model,
             settings: TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
             dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
             outputRoot: out, resume: resume, force: force)
@@ -133,6 +141,11 @@ struct Prior: ParsableCommand {
     var hiddenLayers: Int?
     @Flag(help: "Fail at once if another process is writing into the run folder (default: wait for it).") var noWait = false
 
+    /// The shipped study's run names, for the help.
+    static var shippedRunNames: String {
+        (try? Study.load(from: Study.defaultPath()))?.runs.map(\.name).joined(separator: ", ") ?? "see --study"
+    }
+
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
         if let hiddenSize, hiddenSize < 1 { throw ValidationError("--hidden-size must be >= 1, got \(hiddenSize)") }
@@ -170,6 +183,11 @@ struct Classifier: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads (the same seed and thread count give the same weights).") var threads: Int = 2
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
     @Option(help: "Output file.") var out: String = "out/feature-network/lenet-mnist.safetensors"
+
+    /// The shipped study's run names, for the help.
+    static var shippedRunNames: String {
+        (try? Study.load(from: Study.defaultPath()))?.runs.map(\.name).joined(separator: ", ") ?? "see --study"
+    }
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }

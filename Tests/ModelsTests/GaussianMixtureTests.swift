@@ -258,7 +258,7 @@ import Testing
 
     @Test func exPostSamplerOnMLPVAE() throws {
         var g = SeededGenerator(seed: 42)
-        let model = try ModelFactory.make(try ModelConfiguration.forRun("vae_std_z20"), generator: &g)
+        let model = try ModelFactory.make(try ShippedStudy.configuration("vae_std_z20"), generator: &g)
         let pixels = model.configuration.imageSize
         #expect(pixels == 784)
         let count = 120

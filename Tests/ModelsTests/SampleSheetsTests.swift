@@ -7,7 +7,7 @@ import Testing
 @Suite struct SampleSheetsTests {
     static func model() throws -> any GenerativeModel {
         var g = SeededGenerator(seed: 6)
-        return try ModelFactory.make(try ModelConfiguration.forRun("vae_std_z20"), generator: &g)
+        return try ModelFactory.make(try ShippedStudy.configuration("vae_std_z20"), generator: &g)
     }
 
     static func images(_ count: Int) -> Tensor {
