@@ -471,3 +471,26 @@ struct SafeTensorsPythonInteropTests {
         }
     }
 }
+
+@Suite struct HeaderDigestTests {
+    /// The header digest covers metadata, tensor names, dtypes and shapes (not its own entry), and only the header.
+    @Test func headerDigestChangesWithEveryHeaderFieldButItself() {
+        var archive = SafeTensorsArchive(metadata: ["a": "1"])
+        archive.set("w", floats: [1, 2, 3, 4], shape: [2, 2])
+        let digest = archive.headerDigest()
+        #expect(digest.count == 64)
+        var sealed = archive
+        sealed.metadata[SafeTensorsArchive.headerDigestKey] = digest
+        #expect(sealed.headerDigest() == digest)
+        var values = archive
+        values.set("w", floats: [5, 6, 7, 8], shape: [2, 2])
+        #expect(values.headerDigest() == digest, "tensor values are the tensor digest's business")
+        var changes: [SafeTensorsArchive] = []
+        var metadata = archive; metadata.metadata["a"] = "2"; changes.append(metadata)
+        var key = archive; key.metadata["b"] = "1"; changes.append(key)
+        var shape = archive; shape.set("w", floats: [1, 2, 3, 4], shape: [4]); changes.append(shape)
+        var dtype = archive; dtype.set("w", doubles: [1, 2, 3, 4], shape: [2, 2]); changes.append(dtype)
+        var name = SafeTensorsArchive(metadata: ["a": "1"]); name.set("v", floats: [1, 2, 3, 4], shape: [2, 2]); changes.append(name)
+        for changed in changes { #expect(changed.headerDigest() != digest) }
+    }
+}
