@@ -5,30 +5,6 @@ import Imaging
 import Models
 import Storage
 
-/// Where a run lives on disk: `<folder>/checkpoint.safetensors`, `results.json`, `samples.png`, `train-log.jsonl`.
-public struct RunFolder: Sendable {
-    public let path: String
-
-    public init(path: String) { self.path = path }
-
-    /// Accepts either a run folder or the path of its checkpoint file.
-    public init(runOrCheckpoint argument: String) {
-        if argument.hasSuffix(".safetensors") {
-            path = URL(fileURLWithPath: argument).deletingLastPathComponent().path
-        } else {
-            path = argument
-        }
-    }
-
-    public var name: String { URL(fileURLWithPath: path).lastPathComponent }
-    public var checkpoint: String { path + "/checkpoint.safetensors" }
-    public var results: String { path + "/results.json" }
-    public var samples: String { path + "/samples.png" }
-    public var trainingLog: String { path + "/train-log.jsonl" }
-    /// vq_vae's learned code prior (`vae-train prior`), used by the learned sampler.
-    public var codePrior: String { path + "/" + CodePrior.fileName }
-}
-
 /// Errors of the evaluator, one line each.
 public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     case missingCheckpoint(String)

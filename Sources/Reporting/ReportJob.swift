@@ -37,7 +37,7 @@ public struct ReportJob {
             throw FileError.cannotRead(path: runsDirectory, reason: "no such folder of runs (train some with vae-train first)")
         }
         let order = Dictionary(uniqueKeysWithValues: (study?.runs ?? []).enumerated().map { ($1.name, $0) })
-        return names.filter { FileManager.default.fileExists(atPath: runsDirectory + "/" + $0 + "/checkpoint.safetensors") }
+        return names.filter { FileManager.default.fileExists(atPath: RunFolder(path: runsDirectory + "/" + $0).checkpoint) }
             .map { (name: $0, split: Study.splitSeededName($0)) }
             .sorted { a, b in
                 let (ia, ib) = (order[a.name] ?? order[a.split.run] ?? Int.max, order[b.name] ?? order[b.split.run] ?? Int.max)
@@ -51,7 +51,7 @@ public struct ReportJob {
     public func run(evaluation: EvaluationJob, log: (String) -> Void) throws -> StudyReport {
         let folders = try runFolders()
         guard !folders.isEmpty else {
-            throw FileError.cannotRead(path: runsDirectory, reason: "holds no run with a checkpoint.safetensors")
+            throw FileError.cannotRead(path: runsDirectory, reason: "holds no run with a \(RunFolder.checkpointFileName)")
         }
         // From stored results alone (vae-eval report --no-evaluate): refuse before writing anything if any is missing.
         if evaluation.options.storedOnly { try requireStoredResults(folders, evaluation: evaluation) }

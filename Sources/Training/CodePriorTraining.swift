@@ -101,7 +101,7 @@ public enum CodePriorTraining {
 
     /// Whether `runFolder` holds a prior that loads and belongs to the run's current checkpoint.
     public static func hasValidPrior(runFolder: String) -> Bool {
-        guard let bytes = try? SafeTensorsArchive.readFile(runFolder + "/checkpoint.safetensors") else { return false }
+        guard let bytes = try? SafeTensorsArchive.readFile(RunFolder(path: runFolder).checkpoint) else { return false }
         return (try? CodePrior.load(from: priorPath(runFolder: runFolder), checkpointSHA256: SHA256.hexDigest(of: bytes))) != nil
     }
 
@@ -115,7 +115,7 @@ public enum CodePriorTraining {
                            hiddenSize: Int? = nil, hiddenLayers: Int? = nil, waitForLock: Bool = true,
                            log: (String) -> Void = { _ in }) throws -> CodePriorTrainingRecord {
         try settings.validate()
-        let checkpointPath = runFolder + "/checkpoint.safetensors"
+        let checkpointPath = RunFolder(path: runFolder).checkpoint
         guard FileManager.default.fileExists(atPath: checkpointPath) else {
             throw FileError.cannotRead(path: checkpointPath, reason: "no such file (train the vq_vae run first)")
         }

@@ -234,7 +234,7 @@ struct Report: ParsableCommand {
                                study: loadedStudy, scale: scale)
         if let taskRun {
             let (results, reused) = try report.evaluateTask(taskRun, evaluation: job)
-            logLine("\(results.run): \(reused ? "cached results" : "evaluated") -> \(runsDirectory)/\(taskRun.name)/results.json")
+            logLine("\(results.run): \(reused ? "cached results" : "evaluated") -> \(RunFolder(path: runsDirectory + "/" + taskRun.name).results)")
             return
         }
         try report.run(evaluation: job, log: logLine)

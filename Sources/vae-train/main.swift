@@ -153,8 +153,8 @@ struct Prior: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
         guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
-        guard FileManager.default.fileExists(atPath: runFolder + "/checkpoint.safetensors") else {
-            throw ValidationError("\(runFolder) holds no checkpoint.safetensors; pass the folder of a trained vq_vae run")
+        guard FileManager.default.fileExists(atPath: RunFolder(path: runFolder).checkpoint) else {
+            throw ValidationError("\(runFolder) holds no \(RunFolder.checkpointFileName); pass the folder of a trained vq_vae run")
         }
     }
 
