@@ -52,16 +52,19 @@ let package = Package(
             "Benchmarks", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Layers", "Optimizers"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"], exclude: ["Python"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Storage"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Plotting"], exclude: ["Python"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation", "Datasets", "Imaging", "Storage", "LinearAlgebra"],
+        // Shared by the test targets: temporary folders, tiny MNIST files, the process runner, the `slow` tag.
+        .target(name: "TestSupport", dependencies: ["Datasets", "Autodiff"], path: "Tests/TestSupport"),
+
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
+        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Layers", "Optimizers", "TestSupport"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"], exclude: ["Python"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Storage", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Plotting", "TestSupport"], exclude: ["Python"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation", "Datasets", "Imaging", "Storage", "LinearAlgebra", "TestSupport"],
                     exclude: ["Python"]),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Evaluation", "Training", "Models"]),
-        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Evaluation", "Datasets"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Datasets", "Storage", "Imaging"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Evaluation", "Training", "Models", "TestSupport"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Evaluation", "Datasets", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Datasets", "Storage", "Imaging", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

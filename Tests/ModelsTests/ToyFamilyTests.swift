@@ -6,6 +6,7 @@ import Layers
 import Models
 import Storage
 import Testing
+import TestSupport
 import Training
 
 /// A model family defined outside the library, as a new family is added: one type conforming to `ModelFamily`
@@ -82,10 +83,11 @@ final class ToyAutoencoder: ModelFamily, ContinuousLatentModel {
     /// one does not.
     @Test func registeredFamilyTrainsAndEvaluatesThroughTheFactory() throws {
         Self.register()
-        let scratch = NSTemporaryDirectory() + "toy-family-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let folder = try TemporaryFolder(prefix: "toy-family")
+        defer { folder.remove() }
+        let scratch = folder.path
         let data = scratch + "/mnist"
-        try CodePriorStageTests.writeTinyMNIST(into: data, train: 60, test: 20)
+        try TinyMNIST.write(into: data, train: 60, test: 20)
         let configuration = ModelConfiguration(kind: ToyAutoencoder.kind, latentSize: 3)
         #expect(ModelFactory.kinds.contains(ToyAutoencoder.kind))
         let job = TrainingJob(runName: "toy", configuration: configuration,
