@@ -53,7 +53,7 @@ let package = Package(
         ]),
 
         // Shared by the test targets: temporary folders, tiny MNIST files, the process runner, the `slow` tag.
-        .target(name: "TestSupport", dependencies: ["Datasets", "Autodiff"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Datasets", "Autodiff", "Models", "Training"], path: "Tests/TestSupport"),
 
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Layers", "Optimizers", "TestSupport"]),

@@ -6,6 +6,7 @@ import Models
 import Storage
 import Training
 import Testing
+import TestSupport
 
 /// The batch-norm runs: training mode only inside `whileTraining`, evaluation everywhere else, and the buffers in
 /// the checkpoint under PyTorch's names.

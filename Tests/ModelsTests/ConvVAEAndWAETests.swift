@@ -2,6 +2,7 @@ import Autodiff
 import Foundation
 @testable import Models
 import Testing
+import TestSupport
 
 /// The convolutional VAE (`vae_conv`) and the WAE-MMD (`wae`): shapes, the MMD estimator, and loss gradients.
 @Suite struct ConvVAEAndWAETests {

@@ -3,6 +3,7 @@ import Foundation
 import Models
 import Storage
 import Testing
+import TestSupport
 
 /// Damaged checkpoints: every truncation and every changed byte must be refused by `Checkpoint.read` with a
 /// one-line error naming the file, never accepted and never a crash.

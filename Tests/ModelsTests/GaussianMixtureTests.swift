@@ -4,6 +4,7 @@ import Foundation
 import LinearAlgebra
 import Models
 import Testing
+import TestSupport
 
 /// The ex-post Gaussian mixture: EM recovering a known two-cluster set, monotone log-likelihood, k-means++ seeding,
 /// sampling moments, Codable, the BLAS kernels against the plain-loop reference, and the sampler on a real

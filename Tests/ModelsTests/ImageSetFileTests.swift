@@ -5,6 +5,7 @@ import Foundation
 import Imaging
 import Models
 import Testing
+import TestSupport
 
 /// The strict .npy reader/writer, and the image sets `vae-eval fid --images` reads.
 @Suite struct NPYTests {

@@ -4,6 +4,7 @@ import Models
 import Optimizers
 import Storage
 import Testing
+import TestSupport
 
 /// Properties every model of the study must have, run for each run name this build knows.
 @Suite struct ModelTests {

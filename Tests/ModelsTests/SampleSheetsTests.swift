@@ -3,6 +3,7 @@ import Evaluation
 import Imaging
 import Models
 import Testing
+import TestSupport
 
 @Suite struct SampleSheetsTests {
     static func model() throws -> any GenerativeModel {

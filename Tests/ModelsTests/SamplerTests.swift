@@ -4,6 +4,7 @@ import Evaluation
 import Foundation
 import Models
 import Testing
+import TestSupport
 
 /// Sampler choice at evaluation time: which samplers apply to which model, parsing `--sampler`, the gmm sampler's
 /// cache next to the run (reused only when checkpoint, data and settings match; a corrupt file is refitted), and

@@ -2,6 +2,7 @@ import Foundation
 import Autodiff
 import Models
 import Testing
+import TestSupport
 @testable import Training
 
 @Suite struct StudyTests {

@@ -3,6 +3,7 @@ import Foundation
 @testable import Models
 import Optimizers
 import Testing
+import TestSupport
 
 /// The VQ-VAE's parts against hand computations: EMA codebook step, nearest-code search, dead-code
 /// re-initialisation, the per-position prior, and sampling.
