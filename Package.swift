@@ -1,11 +1,16 @@
 // swift-tools-version:6.0
 // A Swift toolkit for training and evaluating VAE families on MNIST, on the CPU.
 //
-// Layers (each depends only on the ones above it):
-//   C libraries (system targets) -> LinearAlgebra (BLAS/LAPACK) -> Autodiff (Tensor, ops, RNG)
-//   -> Layers, Optimizers -> Models -> Training, Evaluation -> vae-train, vae-eval
-//   Storage (safetensors, SHA-256, atomic files), Datasets (IDX, MNIST, download),
-//   Imaging (PNG) and Plotting (Cairo) stand beside them.
+// Modules, each depending only on the ones above it (README.md, "Layout"):
+//   C libraries (system targets COpenBLAS, CZlib, CPNG, CCairo, each imported by one Swift target)
+//   LinearAlgebra (BLAS/LAPACK, threads) -> Autodiff (Tensor, ops, RNG) -> Layers, Optimizers
+//   Storage (safetensors, PyTorch files, SHA-256, atomic files), Datasets (IDX, gzip, npy/npz, MNIST, download),
+//   Imaging (PNG) and Plotting (Cairo) stand beside them
+//   -> Models (the protocol, its capabilities, the families, the factory, checkpoints, run folders, feature networks)
+//   -> Training (training loop, study sweep, classifier, code prior, import), Evaluation (metrics, samplers, results)
+//   -> Reporting (the study notebook, plots, claims, CSV), Benchmarks (timings)
+//   -> executables vae-train, vae-eval, vae-bench.
+// Tests: one target per layer, TestSupport shared by them (temporary folders, tiny MNIST, process runner, tags).
 import PackageDescription
 
 let package = Package(
@@ -32,7 +37,7 @@ let package = Package(
         .target(name: "Layers", dependencies: ["Autodiff"]),
         .target(name: "Optimizers", dependencies: ["Autodiff"]),
         .target(name: "Storage"),
-        .target(name: "Datasets", dependencies: ["CZlib", "Storage", "Autodiff"]),
+        .target(name: "Datasets", dependencies: ["CZlib", "Storage"]),
         .target(name: "Imaging", dependencies: ["CPNG", "Storage"]),
         .target(name: "Plotting", dependencies: ["CCairo", "Storage"]),
         .target(name: "Models", dependencies: ["Layers", "Storage", "LinearAlgebra"]),
