@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +17,7 @@ public final class StageProgress: @unchecked Sendable {
     private var lastDraw = Date.distantPast
 
     public init(stage: String, total: Int, unit: String = "images", live: Bool = isatty(2) != 0,
-                write: @escaping (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) {
+                write: @escaping (String) -> Void = StandardError.write) {
         self.stage = stage; self.total = total; self.unit = unit; self.live = live; self.write = write
     }
 

@@ -22,7 +22,7 @@ struct VAEEval: ParsableCommand {
         defaultSubcommand: Evaluate.self)
 }
 
-func logLine(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+func logLine(_ text: String) { StandardError.line(text) }
 
 /// Options shared by the commands that compare images with the MNIST test set.
 struct FeatureOptions: ParsableArguments {

@@ -63,7 +63,7 @@ struct Train: ParsableCommand {
         job.waitForLock = !noWait
         let reporter = ProgressReporter(runName: model, epochs: epochs)
         let record = try job.run(progress: reporter.handle,
-                                 notice: { FileHandle.standardError.write(Data(("note: " + $0 + "\n").utf8)) })
+                                 notice: { StandardError.line("note: " + $0) })
         print("\(model): \(record.completedEpochs.counted("epoch")) in \(String(format: "%.1f", record.wallSeconds)) s -> \(job.checkpointPath)")
     }
 }
@@ -108,7 +108,7 @@ struct Sweep: ParsableCommand {
         sweep.jobs = jobs
         sweep.waitForLock = !noWait
         let live = jobs == 1 && isatty(2) != 0  // live progress bars of runs side by side would overwrite each other
-        let log: (String) -> Void = { FileHandle.standardError.write(Data(("sweep: " + $0 + "\n").utf8)) }
+        let log: (String) -> Void = { StandardError.line("sweep: " + $0) }
         let progress: (String) -> (TrainingEvent) -> Void = { name in
             let reporter = ProgressReporter(runName: name, epochs: epochsByName[name]!, live: live)
             return reporter.handle
@@ -164,7 +164,7 @@ struct Prior: ParsableCommand {
             dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
             settings: TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
             hiddenSize: hiddenSize, hiddenLayers: hiddenLayers, waitForLock: !noWait
-        ) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        ) { StandardError.line($0) }
         let last = record.history.last!
         print(String(format: "code prior: test NLL %.2f nats/grid (%.1f bits) after %d epochs; %.1f s encoding + %.1f s training -> %@",
                      last.testNLL, last.testNLL / M_LN2, record.epochs, record.encodingSeconds, record.trainingSeconds,
@@ -202,7 +202,7 @@ struct Classifier: ParsableCommand {
         let report = try ClassifierTraining.run(
             dataDirectory: directory, outputPath: out,
             settings: ClassifierTrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
-            command: command) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            command: command) { StandardError.line($0) }
         let dead = report.deadUnits.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         print(String(format: "test accuracy %.2f%% (%d/%d) after %@ in %.1f s", 100 * report.testAccuracy,
                      report.testCorrect, report.testCount, epochs.counted("epoch"), report.trainingSeconds)
@@ -227,7 +227,7 @@ struct Download: ParsableCommand {
     }
 
     func run() throws {
-        let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        let log = StandardError.line
         if inception {
             let path = try InceptionWeights.download(into: to ?? InceptionWeights.cacheFolder(),
                                                      mirror: mirror ?? InceptionWeights.defaultMirror, progress: log)
