@@ -141,11 +141,6 @@ struct Prior: ParsableCommand {
     var hiddenLayers: Int?
     @Flag(help: "Fail at once if another process is writing into the run folder (default: wait for it).") var noWait = false
 
-    /// The shipped study's run names, for the help.
-    static var shippedRunNames: String {
-        (try? Study.load(from: Study.defaultPath()))?.runs.map(\.name).joined(separator: ", ") ?? "see --study"
-    }
-
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
         if let hiddenSize, hiddenSize < 1 { throw ValidationError("--hidden-size must be >= 1, got \(hiddenSize)") }
@@ -183,11 +178,6 @@ struct Classifier: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads (the same seed and thread count give the same weights).") var threads: Int = 2
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
     @Option(help: "Output file.") var out: String = "out/feature-network/lenet-mnist.safetensors"
-
-    /// The shipped study's run names, for the help.
-    static var shippedRunNames: String {
-        (try? Study.load(from: Study.defaultPath()))?.runs.map(\.name).joined(separator: ", ") ?? "see --study"
-    }
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
