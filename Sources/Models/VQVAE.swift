@@ -6,42 +6,19 @@ import Layers
 /// per-position categorical prior for sampling.
 ///
 /// Encoder: x [B, 784] -> [B, 1, 28, 28] -> conv1 (1 -> 32, k4 s2 p1) ReLU -> conv2 (32 -> 64, k4 s2 p1) ReLU
-///          -> conv3 (64 -> D, k1) -> z_e [B, D, 7, 7] -> NHWC rows [B*49, D].
-///          The trunk is the conv VAE's (comparable capacity); the 1 x 1 projection is linear so that code
-///          vectors can take either sign (a ReLU would waste half of code space and leave dead directions).
+///          -> conv3 (64 -> D, k1, linear) -> z_e [B, D, 7, 7] -> NHWC rows [B*49, D].
 /// Quantiser: each row z_e goes to its nearest codebook vector e_k (K codes of size D); the decoder sees
 ///          z_q = e_k and its gradient is copied to z_e (straight-through, `Tensor.vectorQuantized`).
 /// Decoder: z_q [B*49, D] -> [B, D, 7, 7] -> conv (D -> 64, k3 s1 p1) ReLU -> deconv1 (64 -> 32, k4 s2 p1) ReLU
 ///          -> deconv2 (32 -> 1, k4 s2 p1) -> Bernoulli logits [B, 784] -> sigmoid.
-///          The 3 x 3 first layer lets each 4 x 4 output patch see its neighbouring codes.
-/// Loss: BCE(logits, x) summed + commitment * ||z_e - sg(z_q)||^2 summed. The codebook is not in the loss: it
-///          follows the encoder by exponential moving averages (`EMACodebook`), updated in every `loss` call
-///          (PyTorch's training mode). `LossBreakdown.regularizer` is the unweighted commitment term.
-///
-/// Choices:
-/// - D = `codeSize` = 16, K = `codebookSize` = 128 (the configuration's defaults). 49 positions x log2(128)
-///   = 343 bits per image is far more than an MNIST digit needs, so reconstructions are limited by the
-///   decoder, not the bottleneck. K = 128 keeps every code busy (a batch of 256 images gives 12 544 vectors,
-///   ~98 per code, so the EMA estimates are not noisy) and keeps the per-position prior, a 49 x 128 table,
-///   well estimated from 60 000 images. D = 16 is enough for local stroke shape (a 4 x 4 pixel patch and its
-///   context) while keeping nearest-neighbour search meaningful and cheap (N K D = 26 M MACs per batch of
-///   256, against ~3 G for the convolutions' forward and backward passes).
-/// - BCE with logits rather than MSE, as every other model of the study: it does not saturate at the
-///   sigmoid's ends, and its summed scale (~60-100 nats per image) dominates the commitment term, which is
-///   summed over 784 latent numbers. With summed MSE (~10 per image once trained) the same beta would weigh
-///   the commitment term ~8x more against reconstruction, pulling the encoder onto the codes. The study measures MSE; the
-///   BCE minimiser is the same per-pixel mean, so nothing is lost there.
-/// - Dead codes: a code whose EMA cluster size (expected vectors per batch) is below 1 is re-initialised,
-///   before the step's assignment, to a random encoder output of the batch (drawn with the seeded generator).
-///   All codes start with cluster size 0, so the first training step initialises the whole codebook from
-///   encoder outputs (data-dependent initialisation); afterwards re-initialisations only revive codes the
-///   data no longer reaches.
-///
-/// `encode` gives the quantised code vectors, position-major, flattened: [B, 49 * D] (so `decode(encode(x))`
-/// reconstructs); `negativeELBO` is nil (VQ-VAE defines no likelihood bound without its prior's log-likelihood).
-/// `sample` draws from the per-position prior stored in the checkpoint. The learned autoregressive prior
-/// (`CodePrior`) is a second training stage in its own file beside the checkpoint; its grids
-/// (`CodePrior.sampleCodes`) become images through `decode(codeIndices:)`.
+/// Loss: BCE(logits, x) summed + commitment * ||z_e - sg(z_q)||^2 summed; `LossBreakdown.regularizer` is the
+///          unweighted commitment term. The codebook follows the encoder by EMA (`EMACodebook`), updated in every
+///          `loss` call; a code whose EMA cluster size is below 1 is re-initialised to a random encoder output of
+///          the batch (seeded), so the first step fills the whole codebook from the data.
+/// `encode` gives the quantised code vectors, position-major, flattened: [B, 49 * D]; `negativeELBO` is nil;
+/// `sample` draws from the per-position prior stored in the checkpoint; the learned prior (`CodePrior`, a second
+/// stage in its own file) decodes through `decode(codeIndices:)`. Choices (D = 16, K = 128, BCE, dead codes) and
+/// what they gave: notebooks-md/models.md.
 /// Provenance: van den Oord et al. 2017 (sections 3.1-3.2, appendix A.1 for the EMA update); Sonnet's
 /// `VectorQuantizerEMA` (Laplace smoothing of cluster sizes, eps 1e-5); Dhariwal et al. 2020 (Jukebox) for
 /// re-initialising dead codes from encoder outputs.
