@@ -10,6 +10,7 @@ import Glibc
 ///
 /// `update` may be called from any thread, one call at a time (as `InceptionV3.features` reports its groups).
 public final class StageProgress: @unchecked Sendable {
+    // Sendable: the mutable state is touched only by `update` and `finish`, which callers make one call at a time.
     let stage: String, total: Int, unit: String
     let live: Bool
     let write: (String) -> Void
