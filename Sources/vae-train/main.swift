@@ -10,6 +10,14 @@ import Training
 BLASRuntime.selectFastKernels()
 MemoryTuning.retainFreedMemory()
 
+/// The checks of the settings train, prior and classifier share (`TrainingSettings`), as messages naming their options.
+func validateTrainingOptions(epochs: Int, batchSize: Int, lr: Double, threads: Int) throws {
+    guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
+    guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
+    guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
+    guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+}
+
 struct VAETrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-train",
@@ -43,10 +51,7 @@ struct Train: ParsableCommand {
     }
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        try validateTrainingOptions(epochs: epochs, batchSize: batchSize, lr: lr, threads: threads)
         if resume && force { throw ValidationError("--resume continues the run, --force replaces it: pass one of them") }
         let runs = try Study.load(from: study ?? Study.defaultPath()).runs
         guard runs.contains(where: { $0.name == model }) else {
@@ -142,12 +147,9 @@ struct Prior: ParsableCommand {
     @Flag(help: "Fail at once if another process is writing into the run folder (default: wait for it).") var noWait = false
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
+        try validateTrainingOptions(epochs: epochs, batchSize: batchSize, lr: lr, threads: threads)
         if let hiddenSize, hiddenSize < 1 { throw ValidationError("--hidden-size must be >= 1, got \(hiddenSize)") }
         if let hiddenLayers, hiddenLayers < 1 { throw ValidationError("--hidden-layers must be >= 1, got \(hiddenLayers)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
         guard FileManager.default.fileExists(atPath: RunFolder(path: runFolder).checkpoint) else {
             throw ValidationError("\(runFolder) holds no \(RunFolder.checkpointFileName); pass the folder of a trained vq_vae run")
         }
@@ -171,19 +173,17 @@ struct Classifier: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the LeNet feature network of the evaluator's FID on MNIST and write it as safetensors.")
 
-    @Option(parsing: .unconditional, help: "Epochs (the shipped network: 4).") var epochs: Int = 4
-    @Option(parsing: .unconditional, help: "Images per batch.") var batchSize: Int = 128
-    @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Double = 1e-3
-    @Option(parsing: .unconditional, help: "Seed of every random draw.") var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Threads (the same seed and thread count give the same weights).") var threads: Int = 2
+    @Option(parsing: .unconditional, help: "Epochs (the shipped network: 4).") var epochs: Int = ClassifierTraining.defaultSettings.epochs
+    @Option(parsing: .unconditional, help: "Images per batch.") var batchSize: Int = ClassifierTraining.defaultSettings.batchSize
+    @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Double = ClassifierTraining.defaultSettings.learningRate
+    @Option(parsing: .unconditional, help: "Seed of every random draw.") var seed: UInt64 = ClassifierTraining.defaultSettings.seed
+    @Option(parsing: .unconditional, help: "Threads (the same seed and thread count give the same weights).")
+    var threads: Int = ClassifierTraining.defaultSettings.threads
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
     @Option(help: "Output file.") var out: String = "out/feature-network/lenet-mnist.safetensors"
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        try validateTrainingOptions(epochs: epochs, batchSize: batchSize, lr: lr, threads: threads)
     }
 
     func run() throws {
@@ -191,7 +191,7 @@ struct Classifier: ParsableCommand {
         let command = (["vae-train"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let report = try ClassifierTraining.run(
             dataDirectory: directory, outputPath: out,
-            settings: ClassifierTrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
+            settings: TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
             command: command) { StandardError.line($0) }
         let dead = report.deadUnits.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         print(String(format: "test accuracy %.2f%% (%d/%d) after %@ in %.1f s", 100 * report.testAccuracy,
