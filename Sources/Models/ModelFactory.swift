@@ -2,10 +2,11 @@ import Autodiff
 import Synchronization
 
 /// A model family: one architecture the factory can build from a configuration of its `kind`.
-/// A new family is its own file with a type conforming to this protocol, and one `register` line (in `builtIn`
-/// below, or at start-up for a family defined elsewhere, e.g. in tests). What only some families can do is a
-/// capability protocol (`ContinuousLatentModel`, `DiscreteCodeModel`, ...), asked of the type or the model.
-public protocol ModelFamily: GenerativeModel {
+/// A new family is its own file with a type conforming to this protocol, and one registration line (an entry of
+/// `builtIn` below, or a `ModelFactory.register` call for a family defined elsewhere, e.g. in tests). What only some families can do is a
+/// capability protocol (`ContinuousLatentModel`, `DiscreteCodeModel`, ...), asked of the type or the model. Its
+/// metatypes are Sendable (`SendableMetatype`), so the registry can hand them across threads.
+public protocol ModelFamily: GenerativeModel, SendableMetatype {
     /// The name stored in checkpoints and study files.
     static var kind: ModelKind { get }
     /// Whether `ModelConfiguration.batchNorm` is built by this family. Default: false.
