@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Storage
 
 // MARK: - Helpers
@@ -25,15 +26,6 @@ private func headerLength(of file: [UInt8]) -> Int {
 
 private func entry(_ dtype: SafeTensorsDType, _ shape: [Int], _ bytes: [UInt8]) -> SafeTensorsEntry {
     SafeTensorsEntry(dtype: dtype, shape: shape, bytes: bytes)
-}
-
-/// A temporary folder removed when `body` returns.
-@discardableResult
-private func withTemporaryFolder<T>(_ body: (String) throws -> T) throws -> T {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("safetensors-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
-    return try body(folder.path)
 }
 
 /// An archive exercising every dtype, a scalar, empty tensors and awkward metadata.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// A new, empty folder under the system's temporary folder, removed with everything in it by `remove()` or when
 /// the last reference goes (`deinit`). Tests hold one with a `defer { folder.remove() }`.
@@ -45,4 +46,12 @@ private enum ProcessFolders {
             }
         }
     }
+}
+
+/// Runs `body` with the path of a fresh `TemporaryFolder`, removed when `body` returns or throws.
+@discardableResult
+public func withTemporaryFolder<Result>(prefix: String = "vae-tests", _ body: (String) throws -> Result) throws -> Result {
+    let folder = try TemporaryFolder(prefix: prefix)
+    defer { folder.remove() }
+    return try body(folder.path)
 }
