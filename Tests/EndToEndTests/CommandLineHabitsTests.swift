@@ -6,7 +6,7 @@ import TestSupport
 /// negative numbers refused with a clear message, `--version`, singular and plural counts, no "± 0" for one draw,
 /// and progress over the whole job (epochs left and an ETA for a run, runs left and an ETA for a sweep, also
 /// with `--jobs 2`).
-@Suite(.serialized, .tags(.slow)) struct CommandLineHabitsTests {
+@Suite(.serialized, .tags(.slow), .skippedWhenFast) struct CommandLineHabitsTests {
     @Test func helpShowsTheDefaultSubcommandsOptionsAndTheRunNames() throws {
         let train = try Programs.product("vae-train", ["--help"])
         #expect(train.status == 0)

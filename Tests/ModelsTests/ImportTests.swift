@@ -68,7 +68,7 @@ enum PyTorchVAE {
     static func freshFolder() -> String { NSTemporaryDirectory() + "import-" + UUID().uuidString }
 }
 
-@Suite(.tags(.slow)) struct ImportTests {
+@Suite(.tags(.slow), .skippedWhenFast) struct ImportTests {
     /// The imported model's test MSE and decoded pixels equal PyTorch's: MSE to 1e-6 relative, pixels to 1e-5.
     func expectMatchesPyTorch(_ checkpoint: Checkpoint, _ stem: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let split = try PyTorchVAE.files.get().split

@@ -7,7 +7,7 @@ import Testing
 import TestSupport
 
 /// The channels-last inference ops against naive loops, and the whole network against pytorch-fid itself.
-@Suite(.tags(.slow)) struct InceptionV3Tests {
+@Suite(.tags(.slow), .skippedWhenFast) struct InceptionV3Tests {
     // MARK: - Fast ops vs naive references
 
     static let convolutions: [RectangularConv] = [

@@ -60,7 +60,7 @@ func refusal(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourc
     return nil
 }
 
-@Suite(.tags(.slow)) struct StateDictTorchTests {
+@Suite(.tags(.slow), .skippedWhenFast) struct StateDictTorchTests {
     static let stateFiles = ["state.zip.pt", "state.legacy.pt", "state.zip-p4.pt", "state.legacy-p4.pt", "wrapped.zip.pt", "wrapped.legacy.pt"]
 
     /// Every tensor equals, byte for byte, what safetensors.torch wrote of `v.contiguous()` in the same script.
@@ -175,7 +175,7 @@ func refusal(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourc
 
 /// Hand-built pickles: what a malicious or broken file could hold. Each is wrapped in a zip archive as data.pkl
 /// (the ZIP layer is not under test here) and must be refused with one line naming what was refused.
-@Suite(.tags(.slow)) struct StateDictRefusalTests {
+@Suite(.tags(.slow), .skippedWhenFast) struct StateDictRefusalTests {
     static func zipped(_ pickle: [UInt8]) -> [UInt8] {
         ZipArchive.stored([("archive/data.pkl", pickle), ("archive/byteorder", Array("little".utf8))])
     }

@@ -9,7 +9,7 @@ import TestSupport
 
 /// The code-prior stage on tiny IDX data: `StudySweep` trains it after a VQ-VAE run and skips it when the run
 /// folder holds a valid prior; `CodePriorTraining.run` refuses the checkpoints it cannot use.
-@Suite(.tags(.slow)) struct CodePriorStageTests {
+@Suite(.tags(.slow), .skippedWhenFast) struct CodePriorStageTests {
     final class Scratch {
         let path = NSTemporaryDirectory() + "code-prior-stage-" + UUID().uuidString
         init() { try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
