@@ -1,11 +1,16 @@
 // swift-tools-version:6.0
 // A Swift toolkit for training and evaluating VAE families on MNIST, on the CPU.
 //
-// Layers (each depends only on the ones above it):
-//   C libraries (system targets) -> LinearAlgebra (BLAS/LAPACK) -> Autodiff (Tensor, ops, RNG)
-//   -> Layers, Optimizers -> Models -> Training, Evaluation -> vae-train, vae-eval
-//   Storage (safetensors, SHA-256, atomic files), Datasets (IDX, MNIST, download),
-//   Imaging (PNG) and Plotting (Cairo; it captions Imaging's sheets) stand beside them.
+// Modules, each depending only on the ones above it (README.md, "Layout"):
+//   C libraries (system targets COpenBLAS, CZlib, CPNG, CCairo, each imported by one Swift target)
+//   LinearAlgebra (BLAS/LAPACK, threads) -> Autodiff (Tensor, ops, RNG) -> Layers, Optimizers
+//   Storage (safetensors, PyTorch files, SHA-256, atomic files), Datasets (IDX, gzip, npy/npz, MNIST, download),
+//   Imaging (PNG) and Plotting (Cairo; it captions Imaging's sheets) stand beside them
+//   -> Models (the protocol, its capabilities, the families, the factory, checkpoints, run folders, feature networks)
+//   -> Training (training loop, study sweep, classifier, code prior, import), Evaluation (metrics, samplers, results)
+//   -> Reporting (the study notebook, plots, claims, CSV), Benchmarks (timings)
+//   -> executables vae-train, vae-eval, vae-bench.
+// Tests: one target per layer, TestSupport shared by them (temporary folders, tiny MNIST, process runner, tags).
 import PackageDescription
 
 let package = Package(
@@ -32,7 +37,7 @@ let package = Package(
         .target(name: "Layers", dependencies: ["Autodiff"]),
         .target(name: "Optimizers", dependencies: ["Autodiff"]),
         .target(name: "Storage"),
-        .target(name: "Datasets", dependencies: ["CZlib", "Storage", "Autodiff"]),
+        .target(name: "Datasets", dependencies: ["CZlib", "Storage"]),
         .target(name: "Imaging", dependencies: ["CPNG", "Storage"]),
         .target(name: "Plotting", dependencies: ["CCairo", "Storage", "Imaging"]),
         .target(name: "Models", dependencies: ["Layers", "Storage", "LinearAlgebra"]),
@@ -52,16 +57,22 @@ let package = Package(
             "Benchmarks", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Layers", "Optimizers"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"], exclude: ["Python"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Storage"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Plotting"], exclude: ["Python"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation", "Datasets", "Imaging", "Plotting", "Storage", "LinearAlgebra"],
+        // Shared by the test targets: temporary folders, tiny MNIST files, the process runner, the `slow` tag.
+        .target(name: "TestSupport", dependencies: ["Datasets", "Autodiff", "Models", "Training"], path: "Tests/TestSupport"),
+
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
+        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Layers", "Optimizers", "TestSupport"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"], exclude: ["Python"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Storage", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Plotting", "TestSupport"], exclude: ["Python"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Evaluation", "Datasets", "Imaging", "Plotting", "Storage", "LinearAlgebra", "TestSupport"],
                     exclude: ["Python"]),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Evaluation", "Training", "Models", "Plotting"]),
-        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Evaluation", "Datasets"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Datasets", "Storage", "Imaging"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Storage", "Autodiff", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Datasets", "Imaging", "Plotting", "Storage", "LinearAlgebra",
+                                                            "Autodiff", "Optimizers", "TestSupport"], exclude: ["Python"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Evaluation", "Training", "Models", "Plotting", "TestSupport"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Evaluation", "Datasets", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Datasets", "Storage", "Imaging", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

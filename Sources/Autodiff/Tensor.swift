@@ -30,7 +30,10 @@ public final class Tensor {
     }
 
     /// The result of an op. Records `inputs` and `pullback` only when some input requires a gradient.
-    init(shape: [Int], data: [Float], inputs: [Tensor], pullback: @escaping (Tensor) -> Void) {
+    /// This is how any module defines a differentiable op (e.g. a model's fused op beside the model): compute
+    /// `data`, and give a `pullback` that reads the result's `grad` and adds each input's vector-Jacobian product
+    /// into it with `accumulateGrad` or `addToGrad`.
+    public init(shape: [Int], data: [Float], inputs: [Tensor], pullback: @escaping (Tensor) -> Void) {
         precondition(data.count == shape.reduce(1, *), "op produced \(data.count) values for shape \(shape)")
         self.shape = shape
         self.data = data
@@ -68,7 +71,7 @@ public final class Tensor {
     public func detached() -> Tensor { Tensor(shape: shape, data: data) }
 
     /// Gradient buffer, allocated as zeros on first use.
-    func withGrad<R>(_ body: (UnsafeMutableBufferPointer<Float>) -> R) -> R {
+    public func withGrad<R>(_ body: (UnsafeMutableBufferPointer<Float>) -> R) -> R {
         if grad == nil { grad = [Float](repeating: 0, count: count) }
         return grad!.withUnsafeMutableBufferPointer { body($0) }
     }
@@ -77,7 +80,7 @@ public final class Tensor {
     /// where `isNew` means dx was just allocated and holds no values yet (write every entry), else dx holds
     /// earlier contributions (add to them). Saves the zero fill of a new gradient and its re-read.
     @inline(__always)
-    func withGrad<R>(writingIfNew body: (UnsafeMutableBufferPointer<Float>, _ isNew: Bool) -> R) -> R {
+    public func withGrad<R>(writingIfNew body: (UnsafeMutableBufferPointer<Float>, _ isNew: Bool) -> R) -> R {
         if grad == nil {
             let n = count
             grad = [Float](unsafeUninitializedCapacity: n) { _, initialized in initialized = n }
@@ -89,7 +92,7 @@ public final class Tensor {
     /// Adds `contribution(i)` to every entry i of the gradient, over the workers: grad[i] += contribution(i), or,
     /// when the gradient is new, grad[i] = 0 + contribution(i) (the bits of adding to zeros, without the zero fill).
     @inline(__always)
-    func addToGrad(_ contribution: (Int) -> Float) {
+    public func addToGrad(_ contribution: (Int) -> Float) {
         let n = count
         withGrad(writingIfNew: { dx, isNew in
             let target = dx.baseAddress!
@@ -103,8 +106,8 @@ public final class Tensor {
         })
     }
 
-    /// grad += g.
-    func accumulateGrad(_ g: [Float]) {
+    /// grad += g (nothing when this tensor requires no gradient).
+    public func accumulateGrad(_ g: [Float]) {
         guard requiresGrad else { return }
         if grad == nil { grad = g; return }
         withGrad { dst in g.withUnsafeBufferPointer { src in for i in 0..<src.count { dst[i] += src[i] } } }

@@ -60,7 +60,7 @@ public enum Benchmark {
     public static func trainingEpoch(_ run: Study.Run, data: MNISTSplit, threads: Int) throws -> EpochTiming {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        return try trainOneEpoch(run, data: data, threads: threads, checkpointPath: folder + "/checkpoint.safetensors")
+        return try trainOneEpoch(run, data: data, threads: threads, checkpointPath: RunFolder(path: folder).checkpoint)
     }
 
     /// Trains `run` for one epoch on `trainingData` (untimed) and times the full evaluation of that checkpoint

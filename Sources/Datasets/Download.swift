@@ -182,6 +182,7 @@ public struct MNISTDownloader: Sendable {
 
 /// The result of a data task, handed from URLSession's queue to the waiting thread.
 private final class TransferOutcome: @unchecked Sendable {
+    // Sendable: every stored property is read and written only while holding `lock`.
     private let lock = NSLock()
     private var data: Data?
     private var response: URLResponse?

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Models
 import Storage
 
 /// Evaluates runs with one set of settings, loading the test set, the feature network and the reference

@@ -40,6 +40,7 @@ public struct ReferenceFeatures {
 /// Radii by k, filled on first use (a class, so that copies of a `ReferenceFeatures` share it; locked, so that
 /// concurrent evaluations may use it).
 private final class RadiiCache: @unchecked Sendable {
+    // Sendable: `byK` is read and written only while holding `lock`.
     private let lock = NSLock()
     private var byK: [Int: [Double]] = [:]
 

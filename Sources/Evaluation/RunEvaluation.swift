@@ -6,57 +6,6 @@ import Models
 import Plotting
 import Storage
 
-/// Where a run lives on disk: `<folder>/checkpoint.safetensors`, `results.json`, `samples.png`, `train-log.jsonl`.
-public struct RunFolder: Sendable {
-    public let path: String
-
-    public init(path: String) { self.path = path }
-
-    /// Accepts either a run folder or the path of its checkpoint file.
-    public init(runOrCheckpoint argument: String) {
-        if argument.hasSuffix(".safetensors") {
-            path = URL(fileURLWithPath: argument).deletingLastPathComponent().path
-        } else {
-            path = argument
-        }
-    }
-
-    public var name: String { URL(fileURLWithPath: path).lastPathComponent }
-    public var checkpoint: String { path + "/checkpoint.safetensors" }
-    public var results: String { path + "/results.json" }
-    public var samples: String { path + "/samples.png" }
-    public var trainingLog: String { path + "/train-log.jsonl" }
-    /// vq_vae's learned code prior (`vae-train prior`), used by the learned sampler.
-    public var codePrior: String { path + "/" + CodePrior.fileName }
-}
-
-/// Errors of the evaluator, one line each.
-public enum EvaluationError: Error, CustomStringConvertible, Equatable {
-    case missingCheckpoint(String)
-    case invalidSetting(String)
-    case badImageSet(path: String, reason: String)
-    /// No stored results of this checkpoint and these settings, and recomputing was not allowed.
-    case notEvaluated(run: String, hasResults: Bool)
-    /// `notEvaluated` of several runs at once (`vae-eval report --no-evaluate`).
-    case runsNotEvaluated([String])
-
-    public var description: String {
-        switch self {
-        case .invalidSetting(let message):
-            return "invalid evaluation setting: \(message)"
-        case let .badImageSet(path, reason):
-            return "cannot use \(path) as an image set: \(reason)"
-        case let .notEvaluated(run, hasResults):
-            return "\(run) has \(hasResults ? "results of another checkpoint or other settings" : "no results.json"); evaluate it first"
-        case .runsNotEvaluated(let runs):
-            return "no stored results of these runs' checkpoints and settings: \(runs.joined(separator: ", ")); evaluate them first "
-                + "(vae-eval report without --no-evaluate, or one task per run with --task-index)"
-        case .missingCheckpoint(let path):
-            return "no checkpoint at \(path) (give a run folder made by vae-train, or the checkpoint file itself)"
-        }
-    }
-}
-
 /// Evaluates a run from its checkpoint alone: test MSE, negative ELBO, model diagnostics, an 8 x 8 grid of
 /// prior samples and, given a feature network, the generation metrics (FID, KID, precision/recall, classes) of
 /// each requested sampler, with an 8 x 8 grid of each.
@@ -218,7 +167,7 @@ public enum RunEvaluation {
         let checkpointSHA256 = SHA256.hexDigest(of: fileBytes)
         let checkpoint = try Checkpoint.read(from: folder.checkpoint)
         let model = checkpoint.model
-        var samplers = try request.resolve(for: model.configuration.kind, run: folder.name)
+        var samplers = try request.resolve(for: type(of: model), run: folder.name)
         if request == .all, samplers.contains(.learned), !FileManager.default.fileExists(atPath: folder.codePrior) {
             log("\(folder.name): no learned code prior (\(CodePrior.fileName)); skipping that sampler "
                 + "(train one with 'vae-train prior \(folder.path)')")

@@ -19,21 +19,24 @@ public enum SamplerKind: String, CaseIterable, Codable, Sendable {
     /// position in raster order, then decoded.
     case learned
 
-    /// Why this sampler does not apply to models of `kind`, or nil when it does.
-    public func inapplicability(to kind: ModelKind) -> String? {
+    /// Why this sampler does not apply to models of type `family`, or nil when it does: the gmm sampler needs a
+    /// `ContinuousLatentModel`, the learned one a `DiscreteCodeModel`.
+    public func inapplicability(to family: any GenerativeModel.Type) -> String? {
         switch self {
         case .prior:
             return nil
         case .gmm:
-            return kind == .vqVAE ? "its codes are quantised codebook vectors, not a continuous latent" : nil
+            return family is any ContinuousLatentModel.Type ? nil
+                : "its codes are quantised codebook vectors, not a continuous latent"
         case .learned:
-            return kind == .vqVAE ? nil : "the learned sampler is an autoregressive prior over vq_vae's code grid"
+            return family is any DiscreteCodeModel.Type ? nil
+                : "the learned sampler is an autoregressive prior over vq_vae's code grid"
         }
     }
 
-    /// Every sampler that applies to models of `kind`, in declaration order.
-    public static func applicable(to kind: ModelKind) -> [SamplerKind] {
-        allCases.filter { $0.inapplicability(to: kind) == nil }
+    /// Every sampler that applies to models of type `family`, in declaration order.
+    public static func applicable(to family: any GenerativeModel.Type) -> [SamplerKind] {
+        allCases.filter { $0.inapplicability(to: family) == nil }
     }
 
     /// Makes the sampler ready to draw from `model`: nothing to do for the prior, a (cached) fit for the others.
@@ -69,17 +72,17 @@ public enum SamplerRequest: Equatable, Sendable {
         return .only(kinds.isEmpty ? [.prior] : kinds)
     }
 
-    /// The samplers to evaluate for `run`, a model of `kind`, without repeats and in declaration order. Throws
-    /// `SamplerError.notApplicable` for a named sampler the model cannot use.
-    public func resolve(for kind: ModelKind, run: String) throws -> [SamplerKind] {
+    /// The samplers to evaluate for `run`, a model of type `family`, without repeats and in declaration order.
+    /// Throws `SamplerError.notApplicable` for a named sampler the model cannot use.
+    public func resolve(for family: any GenerativeModel.Type, run: String) throws -> [SamplerKind] {
         switch self {
         case .all:
-            return SamplerKind.applicable(to: kind)
+            return SamplerKind.applicable(to: family)
         case .only(let kinds):
             for sampler in kinds {
-                if let reason = sampler.inapplicability(to: kind) {
+                if let reason = sampler.inapplicability(to: family) {
                     throw SamplerError.notApplicable(run: run, sampler: sampler, reason: reason,
-                                                     applicable: SamplerKind.applicable(to: kind))
+                                                     applicable: SamplerKind.applicable(to: family))
                 }
             }
             return SamplerKind.allCases.filter(kinds.contains)
@@ -143,7 +146,7 @@ extension PreparedSampler {
     public static func forRun(_ folder: RunFolder, model: any GenerativeModel, kind: SamplerKind, dataDirectory: String,
                               mixtureFit: MixtureFitSettings = MixtureFitSettings(),
                               log: @escaping (String) -> Void = { _ in }) throws -> PreparedSampler {
-        _ = try SamplerRequest.only([kind]).resolve(for: model.configuration.kind, run: folder.name)
+        _ = try SamplerRequest.only([kind]).resolve(for: type(of: model), run: folder.name)
         if kind == .prior { return .prior(of: model) }
         let checkpointSHA256 = SHA256.hexDigest(of: try SafeTensorsArchive.readFile(folder.checkpoint))
         let dataChecksum = kind == .gmm ? try MNIST.checksumOfFiles(in: dataDirectory) : ""
@@ -153,17 +156,17 @@ extension PreparedSampler {
         return try kind.prepare(for: model, context: context)
     }
 
-    /// vq_vae's learned code prior, loaded from the run folder and checked against the checkpoint; its fit cost is
-    /// the prior's recorded encoding and training seconds.
+    /// The learned code prior of a `DiscreteCodeModel` (vq_vae), loaded from the run folder and checked against the
+    /// checkpoint; its fit cost is the prior's recorded encoding and training seconds.
     public static func learned(model: any GenerativeModel, context: SamplerContext) throws -> PreparedSampler {
-        guard let vq = model as? VQVAE else {
-            preconditionFailure("PreparedSampler.learned: needs a VQVAE, got \(type(of: model))")
+        guard let coded = model as? any DiscreteCodeModel else {
+            preconditionFailure("PreparedSampler.learned: needs a DiscreteCodeModel, got \(type(of: model))")
         }
         let file = try CodePrior.readFile(from: context.folder.codePrior, checkpointSHA256: context.checkpointSHA256)
         context.log("learned code prior: \(file.training.epochs) epochs, test NLL "
                     + String(format: "%.2f", file.training.history.last?.testNLL ?? .nan) + " nats per grid")
         return PreparedSampler(kind: .learned, fitSeconds: file.training.totalSeconds) { count, generator in
-            vq.decode(codeIndices: file.prior.sampleCodes(count: count, generator: &generator))
+            coded.decode(codeIndices: file.prior.sampleCodes(count: count, generator: &generator), batchSize: 500)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,6 +10,7 @@ import Glibc
 ///
 /// `update` may be called from any thread, one call at a time (as `InceptionV3.features` reports its groups).
 public final class StageProgress: @unchecked Sendable {
+    // Sendable: the mutable state is touched only by `update` and `finish`, which callers make one call at a time.
     let stage: String, total: Int, unit: String
     let live: Bool
     let write: (String) -> Void
@@ -16,7 +18,7 @@ public final class StageProgress: @unchecked Sendable {
     private var lastDraw = Date.distantPast
 
     public init(stage: String, total: Int, unit: String = "images", live: Bool = isatty(2) != 0,
-                write: @escaping (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) {
+                write: @escaping (String) -> Void = StandardError.write) {
         self.stage = stage; self.total = total; self.unit = unit; self.live = live; self.write = write
     }
 

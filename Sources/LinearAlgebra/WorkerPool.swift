@@ -33,6 +33,7 @@ public enum WorkerPool {
 /// compare-and-exchange that also checks the generation, so a helper that wakes late can never claim an iteration
 /// of a loop that has ended or start one of the next loop with the old loop's body.
 private final class Pool: @unchecked Sendable {
+    // Sendable: shared state is atomics only; `job` is dereferenced only while `pending > 0` keeps its frame alive.
     private let word = Atomic<UInt64>(0)
     /// Iterations of the running loop not yet finished.
     private let pending = Atomic<Int>(0)

@@ -47,7 +47,7 @@ public struct EpochSummary: Codable, Equatable, Sendable {
 /// Metadata keys: `format` ("vae-toolkit-checkpoint"), `format_version`, `model_kind`, `model_config` (JSON of
 /// `ModelConfiguration`), `training` (JSON of `TrainingRecord`), `tensor_sha256` (SHA-256 of the tensor
 /// buffer, verified on load), `header_sha256` (SHA-256 of every other metadata entry and of every tensor's
-/// name, dtype and shape, see ``headerDigest(of:)``; format version 2). Tensors: the model's parameters under dotted names
+/// name, dtype and shape, see `SafeTensorsArchive.headerDigest()`; format version 2). Tensors: the model's parameters under dotted names
 /// (`encoder.fc1.weight`, PyTorch shapes) and buffers (float32; batch norm's `num_batches_tracked` int64 scalars, as
 /// PyTorch's state_dict; files without batch norm hold none), plus any extra state under `state.` (optimizer moments,
 /// generator) that only resuming reads.
@@ -62,27 +62,7 @@ public struct Checkpoint {
     public static let readableFormatVersions: Set<String> = ["1", "2"]
     public static let statePrefix = "state."
     static let tensorDigestKey = "tensor_sha256"
-    static let headerDigestKey = "header_sha256"
-
-    /// SHA-256 over everything in the header but this digest: each metadata entry except `header_sha256`, then
-    /// each tensor's name, dtype and shape, both sorted by the UTF-8 bytes of the names, every string written as
-    /// `<UTF-8 byte count>:<string>` so that no two different headers feed the same bytes. Together with
-    /// `tensor_sha256` it covers the whole file, so a renamed tensor or an edited record is detected.
-    public static func headerDigest(of archive: SafeTensorsArchive) -> String {
-        var hasher = SHA256()
-        func add(_ text: String) { hasher.update(Array("\(text.utf8.count):".utf8)); hasher.update(Array(text.utf8)) }
-        let byName: (String, String) -> Bool = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        add("metadata")
-        for key in archive.metadata.keys.filter({ $0 != headerDigestKey }).sorted(by: byName) {
-            add(key); add(archive.metadata[key] ?? "")
-        }
-        add("tensors")
-        for name in archive.entries.keys.sorted(by: byName) {
-            guard let entry = archive.entries[name] else { continue }
-            add(name); add(entry.dtype.rawValue); add(entry.shape.map(String.init).joined(separator: ","))
-        }
-        return hasher.finalizeHex()
-    }
+    static let headerDigestKey = SafeTensorsArchive.headerDigestKey
 
     public let model: any GenerativeModel
     public let training: TrainingRecord
@@ -111,7 +91,7 @@ public struct Checkpoint {
         metadata["training"] = String(decoding: try encoder.encode(training), as: UTF8.self)
         archive.metadata = metadata
         archive.metadata[tensorDigestKey] = archive.tensorDataDigest()
-        archive.metadata[headerDigestKey] = headerDigest(of: archive)
+        archive.metadata[headerDigestKey] = archive.headerDigest()
         try archive.write(to: path)
     }
 
@@ -129,11 +109,11 @@ public struct Checkpoint {
         guard let digest = meta[tensorDigestKey], digest == archive.tensorDataDigest() else {
             throw ModelError.unsupportedCheckpoint(path: path, reason: "tensor data does not match its recorded SHA-256 (the file is corrupt)")
         }
-        guard let kindName = meta["model_kind"], ModelKind(rawValue: kindName) != nil else {
+        guard let kindName = meta["model_kind"], ModelFactory.family(of: ModelKind(rawValue: kindName)) != nil else {
             throw ModelError.unsupportedCheckpoint(path: path, reason: "unknown model kind '\(meta["model_kind"] ?? "")'")
         }
         if version != "1" || meta[headerDigestKey] != nil {
-            guard meta[headerDigestKey] == headerDigest(of: archive) else {
+            guard meta[headerDigestKey] == archive.headerDigest() else {
                 throw ModelError.unsupportedCheckpoint(path: path, reason: "header (metadata, tensor names and shapes) does not match its recorded SHA-256 (the file is corrupt)")
             }
         }

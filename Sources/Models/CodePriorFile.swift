@@ -83,7 +83,7 @@ extension CodePrior {
 
     /// Writes the parameters with metadata `format`, `format_version`, `checkpoint_sha256`, `prior_config` (JSON of
     /// the configuration), `training` (JSON of `training`), `training_seconds`, `tensor_sha256` and `header_sha256`
-    /// (as a checkpoint's: `Checkpoint.headerDigest`) to `path`, atomically.
+    /// (as a checkpoint's: `SafeTensorsArchive.headerDigest`) to `path`, atomically.
     public func write(to path: String, checkpointSHA256: String, training: CodePriorTrainingRecord) throws {
         var archive = SafeTensorsArchive()
         for (name, tensor) in namedParameters { archive.set(name, floats: tensor.data, shape: tensor.shape) }
@@ -96,7 +96,7 @@ extension CodePrior {
             "training_seconds": String(format: "%.3f", training.totalSeconds),
         ]
         archive.metadata["tensor_sha256"] = archive.tensorDataDigest()
-        archive.metadata["header_sha256"] = Checkpoint.headerDigest(of: archive)
+        archive.metadata[SafeTensorsArchive.headerDigestKey] = archive.headerDigest()
         try archive.write(to: path)
     }
 
@@ -131,7 +131,7 @@ extension CodePrior {
         guard meta["tensor_sha256"] == archive.tensorDataDigest() else {
             throw corrupt("tensor data does not match its recorded SHA-256")
         }
-        guard meta["header_sha256"] == Checkpoint.headerDigest(of: archive) else {
+        guard meta[SafeTensorsArchive.headerDigestKey] == archive.headerDigest() else {
             throw corrupt("header (metadata, tensor names and shapes) does not match its recorded SHA-256")
         }
         guard archive.serialized() == bytes else { throw corrupt("its header is not laid out as vae-train writes it") }

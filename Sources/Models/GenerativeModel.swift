@@ -11,6 +11,10 @@ public struct LossBreakdown {
     public let reconstruction: Double
     /// Regulariser before weighting (KL, MMD, ...).
     public let regularizer: Double
+
+    public init(total: Tensor, reconstruction: Double, regularizer: Double) {
+        self.total = total; self.reconstruction = reconstruction; self.regularizer = regularizer
+    }
 }
 
 /// What every model of the study provides. Images are flattened rows of `imageSize` pixels in [0, 1].

@@ -89,9 +89,9 @@ public final class LeNet: ParameterContainer {
     /// time, recording no graph (the parameters are detached copies).
     ///
     /// The default batch keeps the largest activation (conv1's, 250 x 32 x 24 x 24 floats, 17.6 MiB) under glibc's
-    /// 32 MiB mmap threshold (`MemoryTuning`), so its buffers are reused from the heap. At 500 they were mapped and
-    /// unmapped every batch: 1.17 M page faults and 2.3 s of system time in one evaluation of vae_std_z20, against
-    /// 0.09 M and 0.3 s now. Every image's features are the same bits at either size.
+    /// 32 MiB mmap threshold (`MemoryTuning`), so its buffers are reused from the heap instead of mapped and unmapped
+    /// every batch (the page faults and system time: notebooks-md/performance.md). Every image's features are the same
+    /// bits at any batch size.
     public func infer(_ images: [Float], count: Int, layer: FeatureLayer = .fc1PreReLU, batchSize: Int = 250) -> Outputs {
         let pixels = Self.imageSide * Self.imageSide
         precondition(images.count == count * pixels, "LeNet.infer: \(images.count) values for \(count) images of 784")

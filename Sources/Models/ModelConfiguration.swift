@@ -1,18 +1,25 @@
 import Foundation
 
-/// The architectures the toolkit can build. One case per family; the run names of the study map onto them.
-public enum ModelKind: String, Codable, Sendable, CaseIterable {
+/// The name of a model family, as stored in checkpoints and study files (`model_kind`, `model.kind`). Each family
+/// registers its kind with `ModelFactory`; the run names of the study map onto them.
+public struct ModelKind: RawRepresentable, Hashable, Codable, Sendable, ExpressibleByStringLiteral,
+                         CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.init(rawValue: value) }
+    public var description: String { rawValue }
+
     /// MLP VAE with a Bernoulli decoder (PyTorch examples/vae), optionally with residual encoder blocks
     /// and a KL weight beta.
-    case mlpVAE = "mlp_vae"
+    public static let mlpVAE: ModelKind = "mlp_vae"
     /// Convolutional VAE: two stride-2 convolutions down to 64 x 7 x 7, the mirror image up.
-    case convVAE = "conv_vae"
+    public static let convVAE: ModelKind = "conv_vae"
     /// WAE-MMD (Tolstikhin et al. 2018): deterministic encoder, squared error + lambda * MMD to N(0, I).
-    case wae = "wae"
+    public static let wae: ModelKind = "wae"
     /// Gaussian-mixture VAE with a categorical y (Rui Shu's GMVAE formulation).
-    case gmVAE = "gm_vae"
+    public static let gmVAE: ModelKind = "gm_vae"
     /// VQ-VAE (van den Oord et al. 2017) with an EMA codebook over a 7 x 7 grid of codes.
-    case vqVAE = "vq_vae"
+    public static let vqVAE: ModelKind = "vq_vae"
 }
 
 /// How the GM-VAE family factors its approximate posterior.
@@ -120,30 +127,6 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
              priorMeanScale
     }
 
-    /// The configuration of one of the study's runs, by its exact name.
-    public static func forRun(_ name: String) throws -> ModelConfiguration {
-        switch name {
-        case "vae_std_z20": return ModelConfiguration(kind: .mlpVAE)
-        case "vae_std_z20_res": return ModelConfiguration(kind: .mlpVAE, residualBlocks: 2)
-        case "vae_std_z40": return ModelConfiguration(kind: .mlpVAE, latentSize: 40)
-        case "beta_vae_4": return ModelConfiguration(kind: .mlpVAE, beta: 4)
-        case "beta_vae_2": return ModelConfiguration(kind: .mlpVAE, beta: 2)
-        case "beta_vae_0.5": return ModelConfiguration(kind: .mlpVAE, beta: 0.5)
-        case "vae_conv": return ModelConfiguration(kind: .convVAE)
-        case "wae": return ModelConfiguration(kind: .wae)
-        case "gm_vae": return ModelConfiguration(kind: .gmVAE)
-        case "vq_vae": return ModelConfiguration(kind: .vqVAE)
-        case "vae_std_z20_bn": return ModelConfiguration(kind: .mlpVAE, batchNorm: true)
-        case "vae_conv_bn": return ModelConfiguration(kind: .convVAE, batchNorm: true)
-        default: throw ModelError.unknownRun(name: name, known: knownRuns)
-        }
-    }
-
-    /// The study's run names that this build knows.
-    public static let knownRuns = ["vae_std_z20", "vae_std_z20_res", "vae_std_z40", "vae_conv", "beta_vae_4",
-                                   "beta_vae_2", "beta_vae_0.5", "wae", "gm_vae", "vq_vae", "vae_std_z20_bn",
-                                   "vae_conv_bn"]
-
     /// Checks the numbers make sense; the message names the offending field.
     public func validate() throws {
         func require(_ ok: Bool, _ message: String) throws { if !ok { throw ModelError.invalidConfiguration(message) } }
@@ -156,8 +139,14 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         try require(mixtureComponents >= 1, "mixtureComponents must be >= 1, got \(mixtureComponents)")
         try require(codebookSize >= 1 && codeSize >= 1, "codebook size and code size must be >= 1, got \(codebookSize), \(codeSize)")
         try require(commitment >= 0 && (0..<1).contains(codebookDecay), "commitment must be >= 0 and decay in [0, 1)")
-        try require(!batchNorm || [.mlpVAE, .convVAE].contains(kind),
-                    "batchNorm is built only for mlp_vae and conv_vae, not \(kind.rawValue)")
+        guard let family = ModelFactory.family(of: kind) else {
+            throw ModelError.invalidConfiguration("unknown model kind '\(kind)'; known: "
+                                                  + ModelFactory.kinds.map(\.rawValue).joined(separator: ", "))
+        }
+        try require(!batchNorm || family.buildsBatchNorm,
+                    "batchNorm is built only for "
+                    + ModelFactory.kinds.filter { ModelFactory.family(of: $0)!.buildsBatchNorm }.map(\.rawValue)
+                        .joined(separator: " and ") + ", not \(kind.rawValue)")
         let mixtureOptions = mixtureInference != .categorical || learnedMixtureWeights || categoricalKLWeight != 1
             || priorMeanScale != 0.1
         try require(!mixtureOptions || kind == .gmVAE,
@@ -178,15 +167,12 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
 
 /// Errors about models and checkpoints, each one line naming what is wrong.
 public enum ModelError: Error, CustomStringConvertible, Equatable {
-    case unknownRun(name: String, known: [String])
     case invalidConfiguration(String)
     case unsupportedCheckpoint(path: String, reason: String)
     case parameterMismatch(path: String, reason: String)
 
     public var description: String {
         switch self {
-        case let .unknownRun(name, known):
-            return "unknown run name '\(name)'; known runs: \(known.joined(separator: ", "))"
         case let .invalidConfiguration(message):
             return "invalid model configuration: \(message)"
         case let .unsupportedCheckpoint(path, reason):

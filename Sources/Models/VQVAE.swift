@@ -6,42 +6,19 @@ import Layers
 /// per-position categorical prior for sampling.
 ///
 /// Encoder: x [B, 784] -> [B, 1, 28, 28] -> conv1 (1 -> 32, k4 s2 p1) ReLU -> conv2 (32 -> 64, k4 s2 p1) ReLU
-///          -> conv3 (64 -> D, k1) -> z_e [B, D, 7, 7] -> NHWC rows [B*49, D].
-///          The trunk is the conv VAE's (comparable capacity); the 1 x 1 projection is linear so that code
-///          vectors can take either sign (a ReLU would waste half of code space and leave dead directions).
+///          -> conv3 (64 -> D, k1, linear) -> z_e [B, D, 7, 7] -> NHWC rows [B*49, D].
 /// Quantiser: each row z_e goes to its nearest codebook vector e_k (K codes of size D); the decoder sees
 ///          z_q = e_k and its gradient is copied to z_e (straight-through, `Tensor.vectorQuantized`).
 /// Decoder: z_q [B*49, D] -> [B, D, 7, 7] -> conv (D -> 64, k3 s1 p1) ReLU -> deconv1 (64 -> 32, k4 s2 p1) ReLU
 ///          -> deconv2 (32 -> 1, k4 s2 p1) -> Bernoulli logits [B, 784] -> sigmoid.
-///          The 3 x 3 first layer lets each 4 x 4 output patch see its neighbouring codes.
-/// Loss: BCE(logits, x) summed + commitment * ||z_e - sg(z_q)||^2 summed. The codebook is not in the loss: it
-///          follows the encoder by exponential moving averages (`EMACodebook`), updated in every `loss` call
-///          (PyTorch's training mode). `LossBreakdown.regularizer` is the unweighted commitment term.
-///
-/// Choices:
-/// - D = `codeSize` = 16, K = `codebookSize` = 128 (the configuration's defaults). 49 positions x log2(128)
-///   = 343 bits per image is far more than an MNIST digit needs, so reconstructions are limited by the
-///   decoder, not the bottleneck. K = 128 keeps every code busy (a batch of 256 images gives 12 544 vectors,
-///   ~98 per code, so the EMA estimates are not noisy) and keeps the per-position prior, a 49 x 128 table,
-///   well estimated from 60 000 images. D = 16 is enough for local stroke shape (a 4 x 4 pixel patch and its
-///   context) while keeping nearest-neighbour search meaningful and cheap (N K D = 26 M MACs per batch of
-///   256, against ~3 G for the convolutions' forward and backward passes).
-/// - BCE with logits rather than MSE, as every other model of the study: it does not saturate at the
-///   sigmoid's ends, and its summed scale (~60-100 nats per image) dominates the commitment term, which is
-///   summed over 784 latent numbers. With summed MSE (~10 per image once trained) the same beta would weigh
-///   the commitment term ~8x more against reconstruction, pulling the encoder onto the codes. The study measures MSE; the
-///   BCE minimiser is the same per-pixel mean, so nothing is lost there.
-/// - Dead codes: a code whose EMA cluster size (expected vectors per batch) is below 1 is re-initialised,
-///   before the step's assignment, to a random encoder output of the batch (drawn with the seeded generator).
-///   All codes start with cluster size 0, so the first training step initialises the whole codebook from
-///   encoder outputs (data-dependent initialisation); afterwards re-initialisations only revive codes the
-///   data no longer reaches.
-///
-/// `encode` gives the quantised code vectors, position-major, flattened: [B, 49 * D] (so `decode(encode(x))`
-/// reconstructs); `negativeELBO` is nil (VQ-VAE defines no likelihood bound without its prior's log-likelihood).
-/// `sample` draws from the per-position prior stored in the checkpoint. The learned autoregressive prior
-/// (`CodePrior`) is a second training stage in its own file beside the checkpoint; its grids
-/// (`CodePrior.sampleCodes`) become images through `decode(codeIndices:)`.
+/// Loss: BCE(logits, x) summed + commitment * ||z_e - sg(z_q)||^2 summed; `LossBreakdown.regularizer` is the
+///          unweighted commitment term. The codebook follows the encoder by EMA (`EMACodebook`), updated in every
+///          `loss` call; a code whose EMA cluster size is below 1 is re-initialised to a random encoder output of
+///          the batch (seeded), so the first step fills the whole codebook from the data.
+/// `encode` gives the quantised code vectors, position-major, flattened: [B, 49 * D]; `negativeELBO` is nil;
+/// `sample` draws from the per-position prior stored in the checkpoint; the learned prior (`CodePrior`, a second
+/// stage in its own file) decodes through `decode(codeIndices:)`. Choices (D = 16, K = 128, BCE, dead codes) and
+/// what they gave: notebooks-md/models.md.
 /// Provenance: van den Oord et al. 2017 (sections 3.1-3.2, appendix A.1 for the EMA update); Sonnet's
 /// `VectorQuantizerEMA` (Laplace smoothing of cluster sizes, eps 1e-5); Dhariwal et al. 2020 (Jukebox) for
 /// re-initialising dead codes from encoder outputs.
@@ -210,172 +187,5 @@ public final class VQVAE: GenerativeModel {
         var entropy = 0.0
         for c in counts where c > 0 { let p = Double(c) / total; entropy -= p * Foundation.log(p) }
         return (counts.filter { $0 > 0 }.count, Foundation.exp(entropy))
-    }
-}
-
-/// A codebook learned by exponential moving averages, with Laplace-smoothed cluster sizes and dead-code
-/// re-initialisation.
-///
-/// State (all buffers): the codebook e [K, D], the EMA cluster sizes N [K] and the EMA code sums m [K, D].
-/// One update with the counts n_k and sums s_k of the vectors assigned to each code in a batch:
-///     N_k <- decay N_k + (1 - decay) n_k,        m_k <- decay m_k + (1 - decay) s_k,
-///     Ñ_k = (N_k + eps) / (n + K eps) * n  with n = sum_k N_k   (Laplace smoothing: no division by 0),
-///     e_k = m_k / Ñ_k.
-/// Provenance: van den Oord et al. 2017, appendix A.1; Sonnet's `VectorQuantizerEMA` (eps = 1e-5).
-final class EMACodebook {
-    let codebook: Tensor
-    let clusterSize: Tensor
-    let embeddingSum: Tensor
-    let decay: Float
-    /// Laplace smoothing constant of the cluster sizes.
-    let epsilon: Float
-    /// Codes whose EMA cluster size (vectors per batch) is below this are dead and get re-initialised.
-    let deadCodeThreshold: Float
-
-    /// K = `codes` vectors of size D = `size`, drawn from N(0, 1) (soon replaced: every cluster size starts
-    /// at 0, below the threshold, so the first `reinitializeDeadCodes` overwrites the whole codebook).
-    init(codes: Int, size: Int, decay: Float, epsilon: Float = 1e-5, deadCodeThreshold: Float = 1,
-         generator: inout SeededGenerator) {
-        precondition(codes >= 1 && size >= 1 && (0..<1).contains(decay), "EMACodebook: K \(codes), D \(size), decay \(decay)")
-        let initial = generator.normals(codes * size)
-        codebook = Tensor(shape: [codes, size], data: initial)
-        clusterSize = Tensor.zeros([codes])
-        embeddingSum = Tensor(shape: [codes, size], data: initial)
-        self.decay = decay
-        self.epsilon = epsilon
-        self.deadCodeThreshold = deadCodeThreshold
-    }
-
-    var codes: Int { codebook.shape[0] }
-    var size: Int { codebook.shape[1] }
-
-    var namedBuffers: [(name: String, tensor: Tensor)] {
-        [("codebook", codebook), ("cluster_size", clusterSize), ("embedding_sum", embeddingSum)]
-    }
-
-    /// Every code whose cluster size is below the threshold becomes a random row of `vectors` [N, D]
-    /// (uniform draws with replacement from `generator`), with cluster size = threshold and code sum =
-    /// threshold * code, so that the EMA statistics stay consistent with it. Returns the codes revived.
-    @discardableResult
-    func reinitializeDeadCodes(from vectors: Tensor, generator: inout SeededGenerator) -> [Int] {
-        precondition(vectors.rank == 2 && vectors.shape[1] == size, "reinitializeDeadCodes: vectors \(vectors.shape), D = \(size)")
-        let n = vectors.shape[0]
-        guard n > 0 else { return [] }
-        let dead = (0..<codes).filter { clusterSize.data[$0] < deadCodeThreshold }
-        let d = size, weight = deadCodeThreshold
-        for k in dead {
-            let row = Int(generator.boundedDraw(UInt64(n)))
-            for c in 0..<d {
-                let v = vectors.data[row * d + c]
-                codebook.data[k * d + c] = v
-                embeddingSum.data[k * d + c] = weight * v
-            }
-            clusterSize.data[k] = weight
-        }
-        return dead
-    }
-
-    /// The code vectors of `indices`: [indices.count, D].
-    func vectors(of indices: [Int]) -> Tensor {
-        let d = size
-        var rows = [Float](repeating: 0, count: indices.count * d)
-        for (i, code) in indices.enumerated() {
-            precondition((0..<codes).contains(code), "EMACodebook: code index \(code) outside 0..<\(codes)")
-            for c in 0..<d { rows[i * d + c] = codebook.data[code * d + c] }
-        }
-        return Tensor(shape: [indices.count, d], data: rows)
-    }
-
-    /// One EMA step with the vectors [N, D] of a batch and their assigned codes.
-    func update(vectors: Tensor, indices: [Int]) {
-        precondition(vectors.rank == 2 && vectors.shape[1] == size && indices.count == vectors.shape[0],
-                     "EMACodebook.update: vectors \(vectors.shape), \(indices.count) indices, D = \(size)")
-        let k = codes, d = size
-        var counts = [Double](repeating: 0, count: k)
-        var sums = [Double](repeating: 0, count: k * d)
-        vectors.data.withUnsafeBufferPointer { z in
-            for (i, code) in indices.enumerated() {
-                counts[code] += 1
-                for c in 0..<d { sums[code * d + c] += Double(z[i * d + c]) }
-            }
-        }
-        let keep = Double(decay), blend = 1 - Double(decay)
-        var total = 0.0
-        for j in 0..<k {
-            let updated = keep * Double(clusterSize.data[j]) + blend * counts[j]
-            clusterSize.data[j] = Float(updated)
-            total += updated
-        }
-        let eps = Double(epsilon)
-        for j in 0..<k {
-            let smoothed = (Double(clusterSize.data[j]) + eps) / (total + Double(k) * eps) * total
-            for c in 0..<d {
-                let m = keep * Double(embeddingSum.data[j * d + c]) + blend * sums[j * d + c]
-                embeddingSum.data[j * d + c] = Float(m)
-                codebook.data[j * d + c] = Float(m / smoothed)
-            }
-        }
-    }
-}
-
-/// A prior over grids of code indices: what `VQVAE.sample` draws from. A small seam so that a learned
-/// autoregressive prior can replace the per-position one.
-protocol CodeGridPrior: AnyObject {
-    /// Its state, saved in checkpoints (names relative to `prior.`).
-    var namedBuffers: [(name: String, tensor: Tensor)] { get }
-    /// Fits the prior to `images` grids of code indices, image-major ([images * positions]).
-    func fit(codes: [Int], images: Int)
-    /// `count` grids of code indices, image-major: [count * positions].
-    func sample(count: Int, generator: inout SeededGenerator) -> [Int]
-}
-
-/// Independent categorical distributions, one per grid position: p(grid) = prod_p Cat(k_p; pi_p).
-/// Fitted with add-one (Laplace) smoothing: pi_p,k = (count_p,k + 1) / (images + K). Before fitting, uniform.
-/// State: `probabilities` [positions, K].
-final class PerPositionCategoricalPrior: CodeGridPrior {
-    let probabilities: Tensor
-
-    init(positions: Int, codes: Int) {
-        precondition(positions >= 1 && codes >= 1, "PerPositionCategoricalPrior: positions \(positions), codes \(codes)")
-        probabilities = Tensor(shape: [positions, codes],
-                               data: [Float](repeating: 1 / Float(codes), count: positions * codes))
-    }
-
-    var positions: Int { probabilities.shape[0] }
-    var codes: Int { probabilities.shape[1] }
-
-    var namedBuffers: [(name: String, tensor: Tensor)] { [("probabilities", probabilities)] }
-
-    func fit(codes indices: [Int], images: Int) {
-        let p = positions, k = codes
-        precondition(indices.count == images * p && indices.allSatisfy { (0..<k).contains($0) },
-                     "PerPositionCategoricalPrior.fit: \(indices.count) indices for \(images) images of \(p) positions, K = \(k)")
-        var counts = [Double](repeating: 1, count: p * k)
-        for (i, code) in indices.enumerated() { counts[(i % p) * k + code] += 1 }
-        let denominator = Double(images + k)
-        for i in 0..<(p * k) { probabilities.data[i] = Float(counts[i] / denominator) }
-    }
-
-    /// Inverse-CDF draws, one uniform per position.
-    func sample(count: Int, generator: inout SeededGenerator) -> [Int] {
-        let p = positions, k = codes
-        // Cumulative probabilities per position, in Double, the last forced to 1.
-        var cumulative = [Double](repeating: 0, count: p * k)
-        for position in 0..<p {
-            var total = 0.0
-            for j in 0..<k { total += Double(probabilities.data[position * k + j]); cumulative[position * k + j] = total }
-            for j in 0..<k { cumulative[position * k + j] /= total }
-            cumulative[position * k + k - 1] = 1
-        }
-        var result = [Int](repeating: 0, count: count * p)
-        for image in 0..<count {
-            for position in 0..<p {
-                let u = Double(generator.nextUniform())
-                var j = 0
-                while j < k - 1 && u >= cumulative[position * k + j] { j += 1 }
-                result[image * p + position] = j
-            }
-        }
-        return result
     }
 }

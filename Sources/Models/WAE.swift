@@ -13,16 +13,8 @@ import Layers
 /// C in [.1, .2, .5, 1, 2, 5, 10] * 2 z sigma^2 (sigma = 1) (`Tensor.inverseMultiquadraticMMD`), and
 /// lambda = `configuration.mmdWeight` (10).
 ///
-/// Scaling of the two terms. The MMD is an average over pairs of the batch, so it does not grow with n, whereas
-/// the reconstruction is (as every loss of this toolkit, PyTorch's reduction="sum") a sum over the batch. Adding
-/// lambda * MMD to the summed reconstruction would weight the penalty 1/n (1/256 with the study's batches)
-/// relative to each image's error: the model would train as a plain auto-encoder, its codes not pushed towards
-/// N(0, I). We multiply the MMD by n instead, so that the loss is n times the per-image objective
-/// E||x - x_hat||^2 + lambda * MMD^2 of the paper (Algorithm 2) and the balance between the terms does not depend
-/// on the batch size. For comparison, the reference implementation (tolstikhin/wae, `reconstruction_loss` for
-/// cost 'l2sq') takes 0.05 * the batch mean of ||x - x_hat||^2 + lambda * MMD, i.e. a penalty 20 times stronger
-/// relative to the reconstruction than ours at the same lambda; our choice leans towards reconstruction, as the
-/// study's figures for `wae` (one of the best MSEs, a poor FID) suggest it did too.
+/// The MMD (a mean over pairs) is multiplied by n so that the loss is n times the paper's per-image objective and the
+/// balance of the terms does not depend on the batch size (why, and the reference code's weighting: models.md).
 /// `LossBreakdown.reconstruction` is the summed squared error; `regularizer` is n * MMD^2 (so the trainer's per-image
 /// epoch figure is the batch MMD^2 itself), and total = reconstruction + lambda * regularizer. The unbiased
 /// estimate can be slightly negative once the codes match the prior.

@@ -1,5 +1,6 @@
 import Evaluation
 import Foundation
+import Models
 import Storage
 import Training
 

@@ -1,5 +1,6 @@
 import Evaluation
 import Foundation
+import Models
 import Training
 
 /// The report cut into tasks for a batch scheduler: the evaluations run one task per run folder

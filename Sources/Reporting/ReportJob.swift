@@ -41,7 +41,7 @@ public struct ReportJob {
             throw FileError.cannotRead(path: runsDirectory, reason: "no such folder of runs (train some with vae-train first)")
         }
         let order = Dictionary(uniqueKeysWithValues: (study?.runs ?? []).enumerated().map { ($1.name, $0) })
-        return names.filter { FileManager.default.fileExists(atPath: runsDirectory + "/" + $0 + "/checkpoint.safetensors") }
+        return names.filter { FileManager.default.fileExists(atPath: RunFolder(path: runsDirectory + "/" + $0).checkpoint) }
             .map { (name: $0, split: Study.splitSeededName($0)) }
             .sorted { a, b in
                 let (ia, ib) = (order[a.name] ?? order[a.split.run] ?? Int.max, order[b.name] ?? order[b.split.run] ?? Int.max)
@@ -55,7 +55,7 @@ public struct ReportJob {
     public func run(evaluation: EvaluationJob, log: (String) -> Void) throws -> StudyReport {
         let folders = try runFolders()
         guard !folders.isEmpty else {
-            throw FileError.cannotRead(path: runsDirectory, reason: "holds no run with a checkpoint.safetensors")
+            throw FileError.cannotRead(path: runsDirectory, reason: "holds no run with a \(RunFolder.checkpointFileName)")
         }
         // From stored results alone (vae-eval report --no-evaluate): refuse before writing anything if any is missing.
         if evaluation.options.storedOnly { try requireStoredResults(folders, evaluation: evaluation) }
@@ -130,7 +130,7 @@ public struct ReportJob {
                  SampleSheets.captionedReconstructions(model, run: run, images: images, scale: scale))
         try emit("interpolations", "interpolations.png",
                  SampleSheets.captionedInterpolations(model, run: run, images: images, scale: scale))
-        if model.configuration.kind != .vqVAE {
+        if model is any ContinuousLatentModel {
             try emit("traversals", "traversals.png",
                      SampleSheets.captionedTraversals(model, run: run, image: test.imageTensor(first: 1), dimensions: 10, scale: scale))
         }
@@ -144,9 +144,9 @@ public struct ReportJob {
             try emit("one row per component", "components.png",
                      CaptionedSheet.render(grid.render(tiles: tiles.data), grid: grid, captions: captions))
         }
-        if let vq = model as? VQVAE {
-            let codes = vq.codeIndices(test.imageTensor(first: min(test.count, 10_000)))
-            var counts = [Double](repeating: 0, count: vq.configuration.codebookSize)
+        if let vq = model as? any DiscreteCodeModel {
+            let codes = vq.codeIndices(test.imageTensor(first: min(test.count, 10_000)), batchSize: 1000)
+            var counts = [Double](repeating: 0, count: vq.codebookSize)
             for c in codes { counts[c] += 1 }
             let total = counts.reduce(0, +)
             let plot = BarPlot(title: "\(run): codebook usage on the test set",

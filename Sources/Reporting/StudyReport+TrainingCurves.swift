@@ -10,7 +10,7 @@ extension StudyReport {
         var groups: [String: (terms: String, unit: String, series: [LinePlot.Series])] = [:]
         for curve in curves {
             let kind = ModelKind(rawValue: curve.kind)
-            let terms = kind?.trainingLossTerms ?? "loss of model kind \(curve.kind)", unit = kind?.trainingLossUnit ?? "per image"
+            let terms = kind.trainingLossTerms, unit = kind.trainingLossUnit
             let key = terms + "|" + unit
             if groups[key] == nil { order.append(key); groups[key] = (terms, unit, []) }
             groups[key]!.series.append(curve.series)

@@ -74,4 +74,27 @@ extension SafeTensorsArchive {
         }
         return hasher.finalizeHex()
     }
+
+    /// The metadata key under which a header digest is stored (checkpoints, code priors).
+    public static let headerDigestKey = "header_sha256"
+
+    /// SHA-256 over everything in the header but this digest: each metadata entry except `header_sha256`, then
+    /// each tensor's name, dtype and shape, both sorted by the UTF-8 bytes of the names, every string written as
+    /// `<UTF-8 byte count>:<string>` so that no two different headers feed the same bytes. Together with
+    /// `tensorDataDigest` it covers the whole file, so a renamed tensor or an edited record is detected.
+    public func headerDigest() -> String {
+        var hasher = SHA256()
+        func add(_ text: String) { hasher.update(Array("\(text.utf8.count):".utf8)); hasher.update(Array(text.utf8)) }
+        let byName: (String, String) -> Bool = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        add("metadata")
+        for key in metadata.keys.filter({ $0 != Self.headerDigestKey }).sorted(by: byName) {
+            add(key); add(metadata[key] ?? "")
+        }
+        add("tensors")
+        for name in entries.keys.sorted(by: byName) {
+            guard let entry = entries[name] else { continue }
+            add(name); add(entry.dtype.rawValue); add(entry.shape.map(String.init).joined(separator: ","))
+        }
+        return hasher.finalizeHex()
+    }
 }

@@ -23,7 +23,7 @@ public enum CheckpointImport {
     public static let sourceDigestKey = "imported_sha256"
 
     /// The checkpoint file inside `outputFolder`, as vae-train names it.
-    public static func checkpointPath(in outputFolder: String) -> String { outputFolder + "/checkpoint.safetensors" }
+    public static func checkpointPath(in outputFolder: String) -> String { RunFolder(path: outputFolder).checkpoint }
 
     /// Whether a checkpoint was imported rather than trained here.
     public static func isImported(_ checkpoint: Checkpoint) -> Bool {

@@ -6,25 +6,6 @@ import Models
 import Optimizers
 import Storage
 
-/// The knobs of `vae-train classifier`.
-public struct ClassifierTrainingSettings: Codable, Equatable, Sendable {
-    public var epochs: Int = 4
-    public var batchSize: Int = 128
-    public var learningRate: Double = 1e-3
-    public var seed: UInt64 = 1
-    public var threads: Int = 2
-
-    public init(epochs: Int = 4, batchSize: Int = 128, learningRate: Double = 1e-3, seed: UInt64 = 1, threads: Int = 2) {
-        self.epochs = epochs; self.batchSize = batchSize; self.learningRate = learningRate
-        self.seed = seed; self.threads = threads
-    }
-
-    public func validate() throws {
-        try TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: learningRate, seed: seed,
-                             threads: threads).validate()
-    }
-}
-
 /// One epoch of classifier training.
 public struct ClassifierEpoch: Codable, Equatable, Sendable {
     public var epoch: Int
@@ -37,7 +18,7 @@ public struct ClassifierEpoch: Codable, Equatable, Sendable {
 
 /// What `vae-train classifier` measured; also stored (flattened) in the weights file's metadata.
 public struct ClassifierTrainingReport: Codable, Equatable, Sendable {
-    public var settings: ClassifierTrainingSettings
+    public var settings: TrainingSettings
     public var history: [ClassifierEpoch]
     /// Test images classified correctly by the final network, and their number.
     public var testCorrect: Int
@@ -57,11 +38,14 @@ public struct ClassifierTrainingReport: Codable, Equatable, Sendable {
 /// parameters come from `SeededGenerator(seed)`, the per-epoch shuffles from a stream split off it; with
 /// the same seed and thread count the weights are bit-identical.
 public enum ClassifierTraining {
+    /// The settings of `vae-train classifier` (the shipped network was trained with them).
+    public static let defaultSettings = TrainingSettings(epochs: 4, batchSize: 128, learningRate: 1e-3, seed: 1, threads: 2)
+
     /// The file name the evaluator looks for under fixtures/feature-network.
     public static let defaultOutput = "fixtures/feature-network/lenet-mnist.safetensors"
 
     /// Trains on `train`, measuring accuracy on `test` after each epoch. `progress` receives one line per epoch.
-    public static func train(train: MNISTSplit, test: MNISTSplit, settings: ClassifierTrainingSettings,
+    public static func train(train: MNISTSplit, test: MNISTSplit, settings: TrainingSettings,
                              dataChecksum: String, progress: (String) -> Void = { _ in })
         throws -> (network: LeNet, report: ClassifierTrainingReport) {
         try settings.validate()
@@ -164,7 +148,7 @@ public enum ClassifierTraining {
 
     /// Loads MNIST from `dataDirectory`, trains, and writes the weights with their metadata to `outputPath`.
     @discardableResult
-    public static func run(dataDirectory: String, outputPath: String, settings: ClassifierTrainingSettings,
+    public static func run(dataDirectory: String, outputPath: String, settings: TrainingSettings,
                            command: String, progress: (String) -> Void = { _ in }) throws -> ClassifierTrainingReport {
         try settings.validate()
         let train = try MNIST.load(split: .train, from: dataDirectory)

@@ -101,7 +101,7 @@ public enum CodePriorTraining {
 
     /// Whether `runFolder` holds a prior that loads and belongs to the run's current checkpoint.
     public static func hasValidPrior(runFolder: String) -> Bool {
-        guard let bytes = try? SafeTensorsArchive.readFile(runFolder + "/checkpoint.safetensors") else { return false }
+        guard let bytes = try? SafeTensorsArchive.readFile(RunFolder(path: runFolder).checkpoint) else { return false }
         return (try? CodePrior.load(from: priorPath(runFolder: runFolder), checkpointSHA256: SHA256.hexDigest(of: bytes))) != nil
     }
 
@@ -115,7 +115,7 @@ public enum CodePriorTraining {
                            hiddenSize: Int? = nil, hiddenLayers: Int? = nil, waitForLock: Bool = true,
                            log: (String) -> Void = { _ in }) throws -> CodePriorTrainingRecord {
         try settings.validate()
-        let checkpointPath = runFolder + "/checkpoint.safetensors"
+        let checkpointPath = RunFolder(path: runFolder).checkpoint
         guard FileManager.default.fileExists(atPath: checkpointPath) else {
             throw FileError.cannotRead(path: checkpointPath, reason: "no such file (train the vq_vae run first)")
         }
@@ -124,7 +124,7 @@ public enum CodePriorTraining {
         let bytes = try SafeTensorsArchive.readFile(checkpointPath)
         let checkpointSHA256 = SHA256.hexDigest(of: bytes)
         let checkpoint = try Checkpoint.read(from: checkpointPath)
-        guard let model = checkpoint.model as? VQVAE else {
+        guard let model = checkpoint.model as? any DiscreteCodeModel else {
             throw CodePriorTrainingError.notCodeModel(path: checkpointPath, kind: checkpoint.model.configuration.kind.rawValue)
         }
         guard checkpoint.training.isFinished else {
@@ -141,11 +141,11 @@ public enum CodePriorTraining {
         }
         BLASRuntime.threadCount = settings.threads
         let encodingStart = Date()
-        let trainCodes = model.codeIndices(Tensor(shape: [train.count, pixels], data: train.images))
-        let testCodes = model.codeIndices(Tensor(shape: [test.count, pixels], data: test.images))
+        let trainCodes = model.codeIndices(Tensor(shape: [train.count, pixels], data: train.images), batchSize: 1000)
+        let testCodes = model.codeIndices(Tensor(shape: [test.count, pixels], data: test.images), batchSize: 1000)
         let encodingSeconds = Date().timeIntervalSince(encodingStart)
         log(String(format: "encoded %d training and %d test images to code grids in %.1f s", train.count, test.count, encodingSeconds))
-        var configuration = CodePriorConfiguration.forVQVAE(model.configuration)
+        var configuration = model.codePriorConfiguration
         if let hiddenSize { configuration.hiddenSize = hiddenSize }
         if let hiddenLayers { configuration.hiddenLayers = hiddenLayers }
         try configuration.validate()

@@ -195,7 +195,7 @@ public struct StudySweep {
                 }
                 say("\(run.name): settings changed; previous run moved to \(aside), training")
             }
-            if decision != .skip || run.model.kind == .vqVAE {
+            if decision != .skip || Self.hasCodePriorStage(run) {
                 pending.append((run, decision != .skip, decision == .resume))
             }
         }
@@ -221,7 +221,7 @@ public struct StudySweep {
             job.settings.threads = threads
             job.waitForLock = waitForLock
             if item.train { try job.run(progress: progress(item.run.name), notice: { say("\(item.run.name): " + $0) }) }
-            if item.run.model.kind == .vqVAE {
+            if Self.hasCodePriorStage(item.run) {
                 try trainPriorIfNeeded(item.run, runFolder: job.runFolder, threads: threads, log: say)
             }
         }
@@ -264,6 +264,11 @@ public struct StudySweep {
         let before = BLAS.floatingPointOperations.load(ordering: .relaxed)
         _ = model.loss(Tensor.zeros([8, run.model.imageSize]), generator: &generator)
         return BLAS.floatingPointOperations.load(ordering: .relaxed) - before
+    }
+
+    /// Whether `run`'s model gets a second stage, the code prior: its family is a `DiscreteCodeModel` (vq_vae).
+    static func hasCodePriorStage(_ run: Study.Run) -> Bool {
+        ModelFactory.family(of: run.model.kind).map { $0 is any DiscreteCodeModel.Type } ?? false
     }
 
     /// The code-prior stage of a finished VQ-VAE run, unless its folder holds a prior of its checkpoint.

@@ -38,8 +38,8 @@ public struct TrainingJob {
     /// Whether a file of a run folder is derived from its checkpoint (or describes its training): evaluation
     /// results, sample sheets and plots, sampler caches, the code prior, the log and a failure note.
     public static func isDerivedFile(_ name: String) -> Bool {
-        ["results.json", "train-log.jsonl", CodePrior.fileName, failureNoteName, snapshotsFolderName,
-         epochResultsFileName].contains(name)
+        [RunFolder.resultsFileName, RunFolder.trainingLogFileName, CodePrior.fileName, failureNoteName,
+         snapshotsFolderName, epochResultsFileName].contains(name)
             || name.hasSuffix(".png") || name.hasSuffix(".svg") || name.hasSuffix(".pdf")
             || (name.hasPrefix("sampler-") && name.hasSuffix(".json"))
     }
@@ -49,8 +49,9 @@ public struct TrainingJob {
     @discardableResult
     public static func removeDerivedFiles(in folder: String, checkpoint: Bool, keepingLog: Bool = false) throws -> [String] {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
-            .filter { isDerivedFile($0) && !(keepingLog && ["train-log.jsonl", snapshotsFolderName].contains($0)) }.sorted()
-        for name in names + (checkpoint ? ["checkpoint.safetensors"] : []) {
+            .filter { isDerivedFile($0) && !(keepingLog && [RunFolder.trainingLogFileName, snapshotsFolderName].contains($0)) }
+            .sorted()
+        for name in names + (checkpoint ? [RunFolder.checkpointFileName] : []) {
             let path = folder + "/" + name
             guard FileManager.default.fileExists(atPath: path) else { continue }
             do { try FileManager.default.removeItem(atPath: path) } catch {
@@ -61,8 +62,8 @@ public struct TrainingJob {
     }
 
     public var runFolder: String { outputRoot + "/runs/" + runName }
-    public var checkpointPath: String { runFolder + "/checkpoint.safetensors" }
-    public var logPath: String { runFolder + "/train-log.jsonl" }
+    public var checkpointPath: String { RunFolder(path: runFolder).checkpoint }
+    public var logPath: String { RunFolder(path: runFolder).trainingLog }
 
     /// Trains and returns the final record. `progress` receives training events, `notice` one-line remarks
     /// (e.g. that a resumed run keeps its checkpoint's settings over the ones given).

@@ -45,7 +45,7 @@ struct VAEBench: ParsableCommand {
         let directory = MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath)
         let train = try MNIST.load(split: .train, from: directory)
         if evaluated != nil { try Benchmark.checkEvaluationInputs(dataDirectory: directory) }
-        let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        let log = StandardError.line
         var report = try BenchmarkReport.measure(runs: selected, data: train, threadCounts: threadCounts, log: log)
         if let evaluated {
             try report.measureEvaluation(of: evaluated, trainingData: train, dataDirectory: directory, threadCounts: threadCounts, log: log)

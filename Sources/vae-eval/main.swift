@@ -22,7 +22,7 @@ struct VAEEval: ParsableCommand {
         defaultSubcommand: Evaluate.self)
 }
 
-func logLine(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+func logLine(_ text: String) { StandardError.line(text) }
 
 extension FeatureNetworkKind: ExpressibleByArgument {}
 
@@ -262,7 +262,7 @@ struct Report: ParsableCommand {
         report.epochRunsDirectory = epochRuns
         if let taskRun {
             let (results, reused) = try report.evaluateTask(taskRun, evaluation: job)
-            logLine("\(results.run): \(reused ? "cached results" : "evaluated") -> \(runsDirectory)/\(taskRun.name)/results.json")
+            logLine("\(results.run): \(reused ? "cached results" : "evaluated") -> \(RunFolder(path: runsDirectory + "/" + taskRun.name).results)")
             return
         }
         try report.run(evaluation: job, log: logLine)

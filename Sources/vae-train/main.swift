@@ -10,6 +10,14 @@ import Training
 BLASRuntime.selectFastKernels()
 MemoryTuning.retainFreedMemory()
 
+/// The checks of the settings train, prior and classifier share (`TrainingSettings`), as messages naming their options.
+func validateTrainingOptions(epochs: Int, batchSize: Int, lr: Double, threads: Int) throws {
+    guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
+    guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
+    guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
+    guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+}
+
 struct VAETrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-train",
@@ -22,7 +30,9 @@ struct VAETrain: ParsableCommand {
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Train one run (the default command).")
 
-    @Option(help: ArgumentHelp("Run of the study: \(ModelConfiguration.knownRuns.joined(separator: ", ")).")) var model: String
+    @Option(help: ArgumentHelp("Run of the study file (its model; the training settings are the options here): \(Self.shippedRunNames)."))
+    var model: String
+    @Option(help: "Study file (default: the shipped one, installed beside the command or in the repo's fixtures/).") var study: String?
     @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int = 10
     @Option(parsing: .unconditional, help: "Images per batch.") var batchSize: Int = 256
     @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Double = 1e-3
@@ -37,15 +47,18 @@ struct Train: ParsableCommand {
     var force = false
     @Flag(help: "Fail at once if another process is writing into the run folder (default: wait for it).") var noWait = false
 
+    /// The shipped study's run names, for the help.
+    static var shippedRunNames: String {
+        (try? Study.load(from: Study.defaultPath()))?.runs.map(\.name).joined(separator: ", ") ?? "see --study"
+    }
+
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        try validateTrainingOptions(epochs: epochs, batchSize: batchSize, lr: lr, threads: threads)
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be >= 1, got \(checkpointEvery)") }
         if resume && force { throw ValidationError("--resume continues the run, --force replaces it: pass one of them") }
-        guard (try? ModelConfiguration.forRun(model)) != nil else {
-            throw ValidationError("unknown --model '\(model)'; known: \(ModelConfiguration.knownRuns.joined(separator: ", "))")
+        let runs = try Study.load(from: study ?? Study.defaultPath()).runs
+        guard runs.contains(where: { $0.name == model }) else {
+            throw ValidationError("unknown --model '\(model)'; known: \(runs.map(\.name).joined(separator: ", "))")
         }
     }
 
@@ -53,14 +66,14 @@ struct Train: ParsableCommand {
         var settings = TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads)
         settings.checkpointEvery = checkpointEvery
         var job = TrainingJob(
-            runName: model, configuration: try ModelConfiguration.forRun(model),
+            runName: model, configuration: try Study.load(from: study ?? Study.defaultPath()).runs(only: [model])[0].model,
             settings: settings,
             dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
             outputRoot: out, resume: resume, force: force)
         job.waitForLock = !noWait
         let reporter = ProgressReporter(runName: model, epochs: epochs)
         let record = try job.run(progress: reporter.handle,
-                                 notice: { FileHandle.standardError.write(Data(("note: " + $0 + "\n").utf8)) })
+                                 notice: { StandardError.line("note: " + $0) })
         print("\(model): \(record.completedEpochs.counted("epoch")) in \(String(format: "%.1f", record.wallSeconds)) s -> \(job.checkpointPath)")
     }
 }
@@ -105,7 +118,7 @@ struct Sweep: ParsableCommand {
         sweep.jobs = jobs
         sweep.waitForLock = !noWait
         let live = jobs == 1 && isatty(2) != 0  // live progress bars of runs side by side would overwrite each other
-        let log: (String) -> Void = { FileHandle.standardError.write(Data(("sweep: " + $0 + "\n").utf8)) }
+        let log: (String) -> Void = { StandardError.line("sweep: " + $0) }
         let progress: (String) -> (TrainingEvent) -> Void = { name in
             let reporter = ProgressReporter(runName: name, epochs: epochsByName[name]!, live: live)
             return reporter.handle
@@ -139,14 +152,11 @@ struct Prior: ParsableCommand {
     @Flag(help: "Fail at once if another process is writing into the run folder (default: wait for it).") var noWait = false
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
+        try validateTrainingOptions(epochs: epochs, batchSize: batchSize, lr: lr, threads: threads)
         if let hiddenSize, hiddenSize < 1 { throw ValidationError("--hidden-size must be >= 1, got \(hiddenSize)") }
         if let hiddenLayers, hiddenLayers < 1 { throw ValidationError("--hidden-layers must be >= 1, got \(hiddenLayers)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
-        guard FileManager.default.fileExists(atPath: runFolder + "/checkpoint.safetensors") else {
-            throw ValidationError("\(runFolder) holds no checkpoint.safetensors; pass the folder of a trained vq_vae run")
+        guard FileManager.default.fileExists(atPath: RunFolder(path: runFolder).checkpoint) else {
+            throw ValidationError("\(runFolder) holds no \(RunFolder.checkpointFileName); pass the folder of a trained vq_vae run")
         }
     }
 
@@ -156,7 +166,7 @@ struct Prior: ParsableCommand {
             dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
             settings: TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
             hiddenSize: hiddenSize, hiddenLayers: hiddenLayers, waitForLock: !noWait
-        ) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        ) { StandardError.line($0) }
         let last = record.history.last!
         print(String(format: "code prior: test NLL %.2f nats/grid (%.1f bits) after %d epochs; %.1f s encoding + %.1f s training -> %@",
                      last.testNLL, last.testNLL / M_LN2, record.epochs, record.encodingSeconds, record.trainingSeconds,
@@ -168,19 +178,17 @@ struct Classifier: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the LeNet feature network of the evaluator's FID on MNIST and write it as safetensors.")
 
-    @Option(parsing: .unconditional, help: "Epochs (the shipped network: 4).") var epochs: Int = 4
-    @Option(parsing: .unconditional, help: "Images per batch.") var batchSize: Int = 128
-    @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Double = 1e-3
-    @Option(parsing: .unconditional, help: "Seed of every random draw.") var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Threads (the same seed and thread count give the same weights).") var threads: Int = 2
+    @Option(parsing: .unconditional, help: "Epochs (the shipped network: 4).") var epochs: Int = ClassifierTraining.defaultSettings.epochs
+    @Option(parsing: .unconditional, help: "Images per batch.") var batchSize: Int = ClassifierTraining.defaultSettings.batchSize
+    @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Double = ClassifierTraining.defaultSettings.learningRate
+    @Option(parsing: .unconditional, help: "Seed of every random draw.") var seed: UInt64 = ClassifierTraining.defaultSettings.seed
+    @Option(parsing: .unconditional, help: "Threads (the same seed and thread count give the same weights).")
+    var threads: Int = ClassifierTraining.defaultSettings.threads
     @Option(help: "MNIST folder (default: $MNIST_DIR, else data/mnist in the repo).") var data: String?
     @Option(help: "Output file.") var out: String = "out/feature-network/lenet-mnist.safetensors"
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1, got \(epochs)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        try validateTrainingOptions(epochs: epochs, batchSize: batchSize, lr: lr, threads: threads)
     }
 
     func run() throws {
@@ -188,8 +196,8 @@ struct Classifier: ParsableCommand {
         let command = (["vae-train"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let report = try ClassifierTraining.run(
             dataDirectory: directory, outputPath: out,
-            settings: ClassifierTrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
-            command: command) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            settings: TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed, threads: threads),
+            command: command) { StandardError.line($0) }
         let dead = report.deadUnits.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         print(String(format: "test accuracy %.2f%% (%d/%d) after %@ in %.1f s", 100 * report.testAccuracy,
                      report.testCorrect, report.testCount, epochs.counted("epoch"), report.trainingSeconds)
@@ -214,7 +222,7 @@ struct Download: ParsableCommand {
     }
 
     func run() throws {
-        let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        let log = StandardError.line
         if inception {
             let path = try InceptionWeights.download(into: to ?? InceptionWeights.cacheFolder(),
                                                      mirror: mirror ?? InceptionWeights.defaultMirror, progress: log)

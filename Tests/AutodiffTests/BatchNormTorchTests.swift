@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Autodiff
 import Layers
 
@@ -8,7 +9,7 @@ import Layers
 /// then an evaluation-mode step. The reference numbers are committed in `fixtures/batchnorm-torch.json`, written by
 /// `scripts/torch-python scripts/batchnorm_reference.py fixtures/batchnorm-torch.json` (torch 1.13, float32): this
 /// test does not run torch.
-@Suite struct BatchNormTorchTests {
+@Suite(.tags(.slow), .skippedWhenFast) struct BatchNormTorchTests {
     struct Step: Decodable {
         var input: [Float]
         var grad_output: [Float]

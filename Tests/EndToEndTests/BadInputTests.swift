@@ -1,10 +1,11 @@
 import Foundation
 import Storage
 import Testing
+import TestSupport
 
 /// Bad input to `vae-train` and `vae-eval`: each case must end with exactly one "Error: ..." line naming the
 /// problem and a non-zero exit status, never a crash, a trap or a stack trace.
-@Suite(.serialized) struct BadInputTests {
+@Suite(.serialized, .tags(.slow), .skippedWhenFast) struct BadInputTests {
     /// Checks the outcome of a refused command.
     static func expectRefused(_ result: RunOutcome, _ message: String, status: Int32? = nil,
                               sourceLocation: SourceLocation = #_sourceLocation) {

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `vae-bench` run as a user would, on a tiny data set, in a process of its own (its BLAS operation counter sees only
 /// its own products).
-@Suite struct BenchCommandTests {
+@Suite(.tags(.slow), .skippedWhenFast) struct BenchCommandTests {
     /// The BLAS work reported for a vae_std_z20 epoch is the network's product count worked out by hand: forward
     /// 784x400 + 400x20 (mean) + 400x20 (log-variance) + 20x400 + 400x784 multiply-adds per image, backward twice
     /// that except the input's gradient (784x400), 2 FLOP per multiply-add: 3.28 MFLOP per image.
@@ -57,7 +58,7 @@ import Testing
 
 /// `vae-bench --inception N` alone (no training runs): the Inception table with N images per thread count and the
 /// FLOP count per image worked out from the network (2 x 5.711 G multiply-adds).
-@Suite struct InceptionBenchCommandTests {
+@Suite(.tags(.slow), .skippedWhenFast) struct InceptionBenchCommandTests {
     @Test func inceptionCaseReportsImagesAndWork() throws {
         let folder = TemporaryFolder()
         let data = folder.path + "/mnist"

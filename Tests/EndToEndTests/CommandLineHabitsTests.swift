@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Command-line habits: help that shows the default subcommand's options, the run names in `--model`'s help,
 /// negative numbers refused with a clear message, `--version`, singular and plural counts, no "± 0" for one draw,
 /// and progress over the whole job (epochs left and an ETA for a run, runs left and an ETA for a sweep, also
 /// with `--jobs 2`).
-@Suite(.serialized) struct CommandLineHabitsTests {
+@Suite(.serialized, .tags(.slow), .skippedWhenFast) struct CommandLineHabitsTests {
     @Test func helpShowsTheDefaultSubcommandsOptionsAndTheRunNames() throws {
         let train = try Programs.product("vae-train", ["--help"])
         #expect(train.status == 0)

@@ -1,10 +1,11 @@
 import Foundation
 import Storage
 import Testing
+import TestSupport
 
 /// A NaN or infinity in the loss or the parameters stops training with one line naming the run, the epoch
 /// and the batch, exit status 1, and the last good checkpoint left byte for byte as it was.
-@Suite(.serialized) struct DivergenceTests {
+@Suite(.serialized, .tags(.slow), .skippedWhenFast) struct DivergenceTests {
     static func train(_ data: String, _ out: String, _ extra: [String], fault: String? = nil) throws -> RunOutcome {
         try Programs.product("vae-train", ["--model", "vae_std_z20", "--batch-size", "32", "--threads", "1",
                                            "--data", data, "--out", out] + extra,

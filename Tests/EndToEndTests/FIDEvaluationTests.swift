@@ -2,10 +2,11 @@ import Datasets
 import Foundation
 import Storage
 import Testing
+import TestSupport
 
 /// `vae-eval` with the shipped feature network: the generation section of results.json, the evaluation
 /// cache, `vae-eval sample` and `vae-eval fid --images`, run as a user would on a tiny trained run.
-@Suite(.serialized) struct FIDEvaluationTests {
+@Suite(.serialized, .tags(.slow), .skippedWhenFast) struct FIDEvaluationTests {
     static func json(_ path: String) throws -> [String: Any] { try TinyTrainedRun.json(path) }
 
     @Test func evaluateCacheSampleAndScoreImages() throws {

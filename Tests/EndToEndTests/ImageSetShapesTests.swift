@@ -2,11 +2,12 @@ import Datasets
 import Foundation
 import Imaging
 import Testing
+import TestSupport
 
 /// `vae-eval fid --images` on the shapes and element types numpy and PyTorch write by default, run as a user would:
 /// each accepted form of one image set gives exactly the FID of the canonical uint8 (N, 28, 28) file, and each
 /// refused input gets one line naming the problem and a non-zero exit.
-@Suite(.serialized) struct ImageSetShapesTests {
+@Suite(.serialized, .tags(.slow), .skippedWhenFast) struct ImageSetShapesTests {
     static let count = 150
 
     /// A tiny MNIST folder and `count` of its training images as bytes (the set to score).

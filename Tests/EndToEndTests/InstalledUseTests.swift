@@ -1,11 +1,12 @@
 import Foundation
 import Storage
 import Testing
+import TestSupport
 
 /// The commands installed by `scripts/install --prefix` (from the debug build the suite has) work from an unrelated
 /// folder, outside any checkout: they find the feature network and the study file in PREFIX/share/vae-toolkit,
 /// train and evaluate a tiny run, and say so clearly when those assets are missing.
-@Suite(.serialized) struct InstalledUseTests {
+@Suite(.serialized, .tags(.slow), .skippedWhenFast) struct InstalledUseTests {
     /// Runs `executable` in `folder`, without $MNIST_DIR.
     static func run(_ executable: String, _ arguments: [String], in folder: String) throws -> CommandResult {
         try Executables.run(at: executable, arguments, environment: ["MNIST_DIR": nil], currentDirectory: folder)

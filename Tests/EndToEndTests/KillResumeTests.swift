@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs scripts/kill-resume-test with small bounded parameters against the built vae-train: SIGKILL during an
 /// epoch, during a checkpoint write, and in a storm of short random kills; each resumed run must end with tensors
 /// bit-identical to an uninterrupted run's. Takes about 30 s per run on a debug build. vae_std_z20_bn adds batch
 /// norm's buffers (running mean and variance, the int64 `num_batches_tracked`), which must match bit for bit too.
-@Suite(.serialized) struct KillResumeTests {
+@Suite(.serialized, .tags(.slow), .skippedWhenFast) struct KillResumeTests {
     @Test(arguments: ["vae_std_z20", "vae_std_z20_bn"])
     func killedRunsResumeBitIdentically(model: String) throws {
         let script = Programs.repositoryRoot + "/scripts/kill-resume-test"

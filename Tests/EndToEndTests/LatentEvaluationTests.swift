@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `vae-eval RUN --log-likelihood`: the importance-weighted estimate and the active units land in results.json, an
 /// evaluation that does not ask for the estimate keeps it, and other settings recompute it.
-@Suite(.serialized) struct LatentEvaluationTests {
+@Suite(.serialized, .tags(.slow), .skippedWhenFast) struct LatentEvaluationTests {
     @Test func logLikelihoodAndActiveUnitsAreStoredAndKept() throws {
         let tiny = try TinyTrainedRun(model: "vae_std_z20", trainCount: 200, testCount: 100)
         let base = [tiny.run, "--data", tiny.data, "--threads", "1", "--no-fid"]

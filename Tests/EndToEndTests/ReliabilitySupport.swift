@@ -84,30 +84,13 @@ enum Programs {
 
 /// Helpers for making damaged inputs.
 enum Damage {
-    /// The same digest as `Checkpoint.headerDigest(of:)` (this target does not link Models).
-    static func headerDigest(of archive: SafeTensorsArchive) -> String {
-        var hasher = SHA256()
-        func add(_ text: String) { hasher.update(Array("\(text.utf8.count):".utf8)); hasher.update(Array(text.utf8)) }
-        let byName: (String, String) -> Bool = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        add("metadata")
-        for key in archive.metadata.keys.filter({ $0 != "header_sha256" }).sorted(by: byName) {
-            add(key); add(archive.metadata[key] ?? "")
-        }
-        add("tensors")
-        for name in archive.entries.keys.sorted(by: byName) {
-            guard let entry = archive.entries[name] else { continue }
-            add(name); add(entry.dtype.rawValue); add(entry.shape.map(String.init).joined(separator: ","))
-        }
-        return hasher.finalizeHex()
-    }
-
     /// Rewrites the checkpoint at `path` with `change` applied to its metadata, re-sealing both digests so that
     /// only the changed content (not a checksum) can be the reason it is refused.
     static func rewriteCheckpoint(_ path: String, _ change: (inout [String: String]) -> Void) throws {
         var archive = try SafeTensorsArchive(contentsOf: path)
         change(&archive.metadata)
         archive.metadata["tensor_sha256"] = archive.tensorDataDigest()
-        archive.metadata["header_sha256"] = headerDigest(of: archive)
+        archive.metadata[SafeTensorsArchive.headerDigestKey] = archive.headerDigest()
         try archive.write(to: path)
     }
 

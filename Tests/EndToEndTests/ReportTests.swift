@@ -1,10 +1,11 @@
 import Foundation
 import Imaging
 import Testing
+import TestSupport
 
 /// `vae-eval report` on two tiny runs: the notebook's table has both runs with their numbers, the sampler table
 /// their FID with each sampler, and every figure it links exists and decodes.
-@Suite(.serialized) struct ReportTests {
+@Suite(.serialized, .tags(.slow), .skippedWhenFast) struct ReportTests {
     @Test func reportOnTwoTinyRuns() throws {
         let folder = TemporaryFolder()
         let data = folder.path + "/mnist", out = folder.path + "/out"

@@ -1,6 +1,7 @@
 import Foundation
 import Storage
 import Testing
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,7 +53,7 @@ func eventually(_ limit: Double = 120, _ condition: () -> Bool) -> Bool {
 /// Nothing a user made is lost, mixed or half-written: no silent replacement of a checkpoint, evaluations that
 /// merge into results.json, one writer per run folder (`.run.lock`), nothing misleading after a failure, and plain
 /// file errors. Each case runs the built executables as separate processes on tiny IDX sets (1-2 epochs).
-@Suite(.serialized) struct RunFolderSafetyTests {
+@Suite(.serialized, .tags(.slow), .skippedWhenFast) struct RunFolderSafetyTests {
     static let smallFID = ["--fid-samples", "16", "--fid-draws", "1", "--kid-subsets", "2", "--kid-subset-size", "8"]
 
     static func sha(_ path: String) throws -> String {

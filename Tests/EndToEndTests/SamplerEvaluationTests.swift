@@ -2,10 +2,11 @@ import Foundation
 import Imaging
 import Storage
 import Testing
+import TestSupport
 
 /// `vae-eval RUN --sampler ...` as a user runs it on a tiny trained run: the gmm sampler's FID and sample sheet in
 /// results.json, its cached fit next to the run, the evaluation cache keyed by the samplers, and the refusals.
-@Suite(.serialized) struct SamplerEvaluationTests {
+@Suite(.serialized, .tags(.slow), .skippedWhenFast) struct SamplerEvaluationTests {
     static func json(_ path: String) throws -> [String: Any] { try TinyTrainedRun.json(path) }
 
     @Test func gmmSamplerEndToEnd() throws {

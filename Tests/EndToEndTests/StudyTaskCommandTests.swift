@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `vae-train sweep` and `vae-eval report` as tasks of a batch array (`--task-index`, `--list-tasks`, the index from
 /// SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX) and the notebook from stored results (`report --no-evaluate`), run as
 /// the built executables. scripts/slurm-test runs the same on a real Slurm.
-@Suite(.serialized) struct StudyTaskCommandTests {
+@Suite(.serialized, .tags(.slow), .skippedWhenFast) struct StudyTaskCommandTests {
     static let shippedStudy = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../fixtures/study.json").standardized.path
 

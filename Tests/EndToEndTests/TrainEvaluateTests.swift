@@ -2,9 +2,10 @@ import Foundation
 import Imaging
 import Storage
 import Testing
+import TestSupport
 
 /// The built `vae-train` and `vae-eval`, run as a user would, on a tiny IDX set the test writes.
-@Suite(.serialized) struct TrainEvaluateTests {
+@Suite(.serialized, .tags(.slow), .skippedWhenFast) struct TrainEvaluateTests {
     @Test func trainThenEvaluate() throws {
         let folder = TemporaryFolder()
         let data = folder.path + "/mnist", out = folder.path + "/out"

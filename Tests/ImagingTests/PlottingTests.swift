@@ -5,6 +5,7 @@ import FoundationXML
 import Imaging
 import Plotting
 import Testing
+import TestSupport
 
 // MARK: - Fixtures
 
@@ -60,14 +61,6 @@ private func klBars() -> BarPlot {
     }
     return BarPlot(title: "KL divergence per latent dimension", xLabel: "Latent dimension",
                    yLabel: "KL (nats)", categories: (1...20).map { "z\($0)" }, series: series)
-}
-
-private func withFolder<Result>(_ body: (String) throws -> Result) throws -> Result {
-    let folder = FileManager.default.temporaryDirectory
-        .appendingPathComponent("PlottingTests-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: folder) }
-    return try body(folder)
 }
 
 /// Whether `bytes` parse as XML; collects the text of `<title>` and `<desc>` elements.
@@ -267,7 +260,7 @@ func barPlotRendersEveryFormat(format: PlotFormat) throws {
 // MARK: - Writing files
 
 @Test func writeProducesEveryFormatByExtension() throws {
-    try withFolder { folder in
+    try withTemporaryFolder { folder in
         for format in PlotFormat.allCases {
             let path = folder + "/tradeoff." + format.rawValue
             try studyPlot().write(to: path)
@@ -317,7 +310,7 @@ func barPlotRendersEveryFormat(format: PlotFormat) throws {
 }
 
 @Test func writeIntoMissingFolderThrowsAndLeavesNothing() throws {
-    try withFolder { folder in
+    try withTemporaryFolder { folder in
         let missing = folder + "/no-such-folder"
         #expect {
             try studyPlot().write(to: missing + "/tradeoff.png")
@@ -332,7 +325,7 @@ func barPlotRendersEveryFormat(format: PlotFormat) throws {
 }
 
 @Test func unknownExtensionThrows() throws {
-    try withFolder { folder in
+    try withTemporaryFolder { folder in
         for name in ["plot.jpg", "plot", "plot.png.bak"] {
             #expect(throws: PlottingError.unknownFormat(path: folder + "/" + name)) {
                 try studyPlot().write(to: folder + "/" + name)

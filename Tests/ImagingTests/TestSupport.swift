@@ -27,15 +27,6 @@ func randomImage(width: Int, height: Int, channels: Int, seed: UInt64) -> PixelI
                       pixels: generator.bytes(width * height * channels))
 }
 
-/// A fresh empty folder under the system temporary folder; `body` runs with its path, then it is removed.
-func withTemporaryFolder<Result>(_ body: (String) throws -> Result) throws -> Result {
-    let folder = FileManager.default.temporaryDirectory
-        .appendingPathComponent("ImagingTests-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: folder) }
-    return try body(folder)
-}
-
 /// The checksums `Python/decode_png.py` prints: sum of samples and sum of index * sample.
 func checksums(of pixels: [UInt8]) -> (sum: Int, weighted: Int) {
     var sum = 0, weighted = 0

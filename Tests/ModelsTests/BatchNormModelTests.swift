@@ -6,6 +6,7 @@ import Models
 import Storage
 import Training
 import Testing
+import TestSupport
 
 /// The batch-norm runs: training mode only inside `whileTraining`, evaluation everywhere else, and the buffers in
 /// the checkpoint under PyTorch's names.
@@ -17,7 +18,7 @@ import Testing
     @Test(arguments: runs)
     func trainingModeOnlyInsideWhileTraining(run: String) throws {
         var g = SeededGenerator(seed: 1)
-        let model = try ModelFactory.make(try ModelConfiguration.forRun(run), generator: &g)
+        let model = try ModelFactory.make(try ShippedStudy.configuration(run), generator: &g)
         #expect(!model.isTraining)
         let x = ModelTests.tinyBatch(6)
         let initial = Self.buffers(model)
@@ -38,7 +39,7 @@ import Testing
     @Test(arguments: runs)
     func evaluationIsPerImage(run: String) throws {
         var g = SeededGenerator(seed: 2)
-        let model = try ModelFactory.make(try ModelConfiguration.forRun(run), generator: &g)
+        let model = try ModelFactory.make(try ShippedStudy.configuration(run), generator: &g)
         let x = ModelTests.tinyBatch(5)
         _ = model.whileTraining { model.loss(x, generator: &g) }   // running estimates away from their initial values
         let first = Tensor(shape: [1, 784], data: Array(x.data[0..<784]))
@@ -54,7 +55,7 @@ import Testing
 
     @Test func checkpointHoldsTheBuffersUnderPyTorchNames() throws {
         var g = SeededGenerator(seed: 3)
-        let model = try ModelFactory.make(try ModelConfiguration.forRun("vae_std_z20_bn"), generator: &g)
+        let model = try ModelFactory.make(try ShippedStudy.configuration("vae_std_z20_bn"), generator: &g)
         for seed in 1...3 { _ = model.whileTraining { model.loss(ModelTests.tinyBatch(4, seed: UInt64(seed)), generator: &g) } }
         let path = NSTemporaryDirectory() + "bn-\(UUID().uuidString).safetensors"
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -93,7 +94,7 @@ import Testing
         let path = NSTemporaryDirectory() + "bn-\(UUID().uuidString).safetensors"
         defer { try? FileManager.default.removeItem(atPath: path) }
         func trainer(_ run: String, batch: Int) throws -> Trainer {
-            try Trainer(runName: run, configuration: try ModelConfiguration.forRun(run),
+            try Trainer(runName: run, configuration: try ShippedStudy.configuration(run),
                         settings: TrainingSettings(epochs: 1, batchSize: batch, learningRate: 1e-3, seed: 1, threads: 1),
                         data: data, dataChecksum: "00")
         }

@@ -2,6 +2,7 @@ import Autodiff
 import Foundation
 @testable import Models
 import Testing
+import TestSupport
 
 /// The convolutional VAE (`vae_conv`) and the WAE-MMD (`wae`): shapes, the MMD estimator, and loss gradients.
 @Suite struct ConvVAEAndWAETests {
@@ -76,7 +77,7 @@ import Testing
 
     @Test func convVAEShapesAndParameterNames() throws {
         var g = SeededGenerator(seed: 13)
-        let model = try #require(try ModelFactory.make(try ModelConfiguration.forRun("vae_conv"), generator: &g) as? ConvVAE)
+        let model = try #require(try ModelFactory.make(try ShippedStudy.configuration("vae_conv"), generator: &g) as? ConvVAE)
         let batch = 3
         let x = Tensor(shape: [batch, 784], data: (0..<(batch * 784)).map { _ in g.nextUniform() })
         let image = x.reshaped([batch, 1, 28, 28])
@@ -112,7 +113,7 @@ import Testing
     @Test(arguments: ["vae_conv", "wae"])
     func lossGradientMatchesFiniteDifferences(run: String) throws {
         var g = SeededGenerator(seed: 14)
-        let model = try ModelFactory.make(try ModelConfiguration.forRun(run), generator: &g)
+        let model = try ModelFactory.make(try ShippedStudy.configuration(run), generator: &g)
         let batch = 2
         let x = Tensor(shape: [batch, 784], data: (0..<(batch * 784)).map { _ in g.nextUniform() < 0.3 ? g.nextUniform() : 0 })
         func loss() -> Double {
@@ -147,7 +148,7 @@ import Testing
     /// total = summed squared error + lambda * n * MMD(codes, prior draws), the prior drawn first from the generator.
     @Test func waeLossIsSquaredErrorPlusScaledMMD() throws {
         var g = SeededGenerator(seed: 16)
-        let model = try #require(try ModelFactory.make(try ModelConfiguration.forRun("wae"), generator: &g) as? WAE)
+        let model = try #require(try ModelFactory.make(try ShippedStudy.configuration("wae"), generator: &g) as? WAE)
         #expect(model.kernelConstants == [4, 8, 20, 40, 80, 200, 400])
         #expect(model.namedParameters.map(\.name) == ["encoder.fc1.weight", "encoder.fc1.bias", "encoder.fc2.weight",
                                                        "encoder.fc2.bias", "decoder.fc3.weight", "decoder.fc3.bias",
@@ -174,7 +175,7 @@ import Testing
 
     @Test func waeBatchOfOneHasNoPenalty() throws {
         var g = SeededGenerator(seed: 18)
-        let model = try ModelFactory.make(try ModelConfiguration.forRun("wae"), generator: &g)
+        let model = try ModelFactory.make(try ShippedStudy.configuration("wae"), generator: &g)
         let x = Tensor(shape: [1, 784], data: (0..<784).map { _ in g.nextUniform() })
         let output = model.loss(x, generator: &g)
         #expect(output.regularizer == 0 && output.total.scalar == Float(output.reconstruction))

@@ -3,6 +3,7 @@ import Foundation
 import Models
 import Storage
 import Testing
+import TestSupport
 
 /// Damaged checkpoints: every truncation and every changed byte must be refused by `Checkpoint.read` with a
 /// one-line error naming the file, never accepted and never a crash.
@@ -136,7 +137,7 @@ import Testing
     @Test func fullSizeCheckpointTruncationsAndFlipsAreRefused() throws {
         let scratch = Scratch()
         let good = scratch.path + "/good.safetensors", path = scratch.path + "/checkpoint.safetensors"
-        let (bytes, headerEnd) = try Self.makeCheckpoint(try ModelConfiguration.forRun("vae_std_z20"), at: good)
+        let (bytes, headerEnd) = try Self.makeCheckpoint(try ShippedStudy.configuration("vae_std_z20"), at: good)
         var problems: [String] = []
         var tried = 0
         var lengths = Array(0...headerEnd)

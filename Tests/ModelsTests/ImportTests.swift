@@ -5,6 +5,7 @@ import Foundation
 import Models
 import Storage
 import Testing
+import TestSupport
 @testable import Training
 
 /// The pytorch/examples VAE trained a few batches in PyTorch on a tiny IDX set, saved in both torch.save formats
@@ -22,10 +23,9 @@ enum PyTorchVAE {
 
     /// The script's files by name, and the 16 test images it was given.
     static let files: Result<(contents: [String: Data], split: MNISTSplit), Failure> = {
-        let folder = NSTemporaryDirectory() + "pytorch-vae-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: folder) }
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let folder = try TemporaryFolder.forProcess(prefix: "pytorch-vae")
+            defer { try? FileManager.default.removeItem(atPath: folder) }
             var generator = SeededGenerator(seed: 11)
             let pixels: [UInt8] = (0..<(16 * 784)).map { _ in
                 let u = generator.nextUniform()
@@ -90,7 +90,7 @@ enum PyTorchVAE {
     static func freshFolder() -> String { NSTemporaryDirectory() + "import-" + UUID().uuidString }
 }
 
-@Suite struct ImportTests {
+@Suite(.tags(.slow), .skippedWhenFast) struct ImportTests {
     /// The imported model's test MSE and decoded pixels equal PyTorch's: MSE to 1e-6 relative, pixels to 1e-5.
     func expectMatchesPyTorch(_ checkpoint: Checkpoint, _ stem: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let split = try PyTorchVAE.files.get().split

@@ -4,9 +4,10 @@ import Foundation
 @testable import Models
 import Storage
 import Testing
+import TestSupport
 
 /// The channels-last inference ops against naive loops, and the whole network against pytorch-fid itself.
-@Suite struct InceptionV3Tests {
+@Suite(.tags(.slow), .skippedWhenFast) struct InceptionV3Tests {
     // MARK: - Fast ops vs naive references
 
     static let convolutions: [RectangularConv] = [

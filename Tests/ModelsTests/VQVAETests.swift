@@ -3,13 +3,14 @@ import Foundation
 @testable import Models
 import Optimizers
 import Testing
+import TestSupport
 
 /// The VQ-VAE's parts against hand computations: EMA codebook step, nearest-code search, dead-code
 /// re-initialisation, the per-position prior, and sampling.
 @Suite struct VQVAETests {
     static func makeModel(seed: UInt64 = 1) throws -> VQVAE {
         var g = SeededGenerator(seed: seed)
-        return try #require(try ModelFactory.make(try ModelConfiguration.forRun("vq_vae"), generator: &g) as? VQVAE)
+        return try #require(try ModelFactory.make(try ShippedStudy.configuration("vq_vae"), generator: &g) as? VQVAE)
     }
 
     /// A codebook with the given state (decay 0.5 so that the hand computation stays readable).

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Storage
 
 // MARK: - Helpers
@@ -25,15 +26,6 @@ private func headerLength(of file: [UInt8]) -> Int {
 
 private func entry(_ dtype: SafeTensorsDType, _ shape: [Int], _ bytes: [UInt8]) -> SafeTensorsEntry {
     SafeTensorsEntry(dtype: dtype, shape: shape, bytes: bytes)
-}
-
-/// A temporary folder removed when `body` returns.
-@discardableResult
-private func withTemporaryFolder<T>(_ body: (String) throws -> T) throws -> T {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("safetensors-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
-    return try body(folder.path)
 }
 
 /// An archive exercising every dtype, a scalar, empty tensors and awkward metadata.
@@ -469,5 +461,28 @@ struct SafeTensorsPythonInteropTests {
             let result = try PythonReference.run(["reject"] + paths)
             #expect(result.status == 0, "the reference accepted files the Swift reader rejects: \(result.output)")
         }
+    }
+}
+
+@Suite struct HeaderDigestTests {
+    /// The header digest covers metadata, tensor names, dtypes and shapes (not its own entry), and only the header.
+    @Test func headerDigestChangesWithEveryHeaderFieldButItself() {
+        var archive = SafeTensorsArchive(metadata: ["a": "1"])
+        archive.set("w", floats: [1, 2, 3, 4], shape: [2, 2])
+        let digest = archive.headerDigest()
+        #expect(digest.count == 64)
+        var sealed = archive
+        sealed.metadata[SafeTensorsArchive.headerDigestKey] = digest
+        #expect(sealed.headerDigest() == digest)
+        var values = archive
+        values.set("w", floats: [5, 6, 7, 8], shape: [2, 2])
+        #expect(values.headerDigest() == digest, "tensor values are the tensor digest's business")
+        var changes: [SafeTensorsArchive] = []
+        var metadata = archive; metadata.metadata["a"] = "2"; changes.append(metadata)
+        var key = archive; key.metadata["b"] = "1"; changes.append(key)
+        var shape = archive; shape.set("w", floats: [1, 2, 3, 4], shape: [4]); changes.append(shape)
+        var dtype = archive; dtype.set("w", doubles: [1, 2, 3, 4], shape: [2, 2]); changes.append(dtype)
+        var name = SafeTensorsArchive(metadata: ["a": "1"]); name.set("v", floats: [1, 2, 3, 4], shape: [2, 2]); changes.append(name)
+        for changed in changes { #expect(changed.headerDigest() != digest) }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Storage
 
 /// The checkpoints of Tests/StorageTests/Python/write_torch_checkpoints.py, written once per test process by
@@ -12,7 +13,10 @@ enum TorchCheckpoints {
 
     /// The folder holding the files, or why they could not be written.
     static let folder: Result<String, ScriptFailure> = {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("torch-checkpoints-\(UUID().uuidString)").path
+        let folder: String
+        do { folder = try TemporaryFolder.forProcess(prefix: "torch-checkpoints") } catch {
+            return .failure(ScriptFailure(message: "cannot make a temporary folder: \(error)"))
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: repository + "/scripts/torch-python")
         process.arguments = [repository + "/Tests/StorageTests/Python/write_torch_checkpoints.py", folder]
@@ -56,7 +60,7 @@ func refusal(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourc
     return nil
 }
 
-@Suite struct StateDictTorchTests {
+@Suite(.tags(.slow), .skippedWhenFast) struct StateDictTorchTests {
     static let stateFiles = ["state.zip.pt", "state.legacy.pt", "state.zip-p4.pt", "state.legacy-p4.pt", "wrapped.zip.pt", "wrapped.legacy.pt"]
 
     /// Every tensor equals, byte for byte, what safetensors.torch wrote of `v.contiguous()` in the same script.
@@ -171,7 +175,7 @@ func refusal(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourc
 
 /// Hand-built pickles: what a malicious or broken file could hold. Each is wrapped in a zip archive as data.pkl
 /// (the ZIP layer is not under test here) and must be refused with one line naming what was refused.
-@Suite struct StateDictRefusalTests {
+@Suite(.tags(.slow), .skippedWhenFast) struct StateDictRefusalTests {
     static func zipped(_ pickle: [UInt8]) -> [UInt8] {
         ZipArchive.stored([("archive/data.pkl", pickle), ("archive/byteorder", Array("little".utf8))])
     }

@@ -4,24 +4,27 @@ import Evaluation
 import Foundation
 import Models
 import Testing
+import TestSupport
 
 /// Sampler choice at evaluation time: which samplers apply to which model, parsing `--sampler`, the gmm sampler's
 /// cache next to the run (reused only when checkpoint, data and settings match; a corrupt file is refitted), and
 /// results.json written before samplers existed.
 @Suite struct SamplerTests {
-    @Test func applicabilityFollowsTheLatent() {
-        for kind in ModelKind.allCases {
-            #expect(SamplerKind.applicable(to: kind) == (kind == .vqVAE ? [.prior, .learned] : [.prior, .gmm]), "\(kind)")
+    @Test func applicabilityFollowsTheLatent() throws {
+        let expected: [ModelKind: [SamplerKind]] = [.mlpVAE: [.prior, .gmm], .convVAE: [.prior, .gmm], .wae: [.prior, .gmm],
+                                                    .gmVAE: [.prior, .gmm], .vqVAE: [.prior, .learned]]
+        for (kind, samplers) in expected {
+            #expect(SamplerKind.applicable(to: try #require(ModelFactory.family(of: kind))) == samplers, "\(kind)")
         }
     }
 
     @Test func inapplicableSamplerIsAOneLineErrorNamingRunAndApplicableSamplers() throws {
-        #expect(try SamplerRequest.all.resolve(for: .vqVAE, run: "vq_vae") == [.prior, .learned])
-        #expect(throws: SamplerError.self) { try SamplerRequest.only([.learned]).resolve(for: .mlpVAE, run: "vae_std_z20") }
-        #expect(try SamplerRequest.all.resolve(for: .wae, run: "wae") == [.prior, .gmm])
-        #expect(try SamplerRequest.only([.gmm, .prior, .gmm]).resolve(for: .gmVAE, run: "gm_vae") == [.prior, .gmm])
+        #expect(try SamplerRequest.all.resolve(for: VQVAE.self, run: "vq_vae") == [.prior, .learned])
+        #expect(throws: SamplerError.self) { try SamplerRequest.only([.learned]).resolve(for: MLPVAE.self, run: "vae_std_z20") }
+        #expect(try SamplerRequest.all.resolve(for: WAE.self, run: "wae") == [.prior, .gmm])
+        #expect(try SamplerRequest.only([.gmm, .prior, .gmm]).resolve(for: GMVAE.self, run: "gm_vae") == [.prior, .gmm])
         do {
-            _ = try SamplerRequest.only([.prior, .gmm]).resolve(for: .vqVAE, run: "vq_vae-s2")
+            _ = try SamplerRequest.only([.prior, .gmm]).resolve(for: VQVAE.self, run: "vq_vae-s2")
             Issue.record("gmm resolved for a VQ-VAE")
         } catch let error as SamplerError {
             let text = error.description
@@ -54,7 +57,7 @@ import Testing
             folder = RunFolder(path: NSTemporaryDirectory() + "sampler-tests-" + UUID().uuidString)
             try FileManager.default.createDirectory(atPath: folder.path, withIntermediateDirectories: true)
             var g = SeededGenerator(seed: 7)
-            model = try ModelFactory.make(try ModelConfiguration.forRun("vae_std_z20"), generator: &g)
+            model = try ModelFactory.make(try ShippedStudy.configuration("vae_std_z20"), generator: &g)
             let count = 150
             training = MNISTSplit(images: (0..<(count * 784)).map { _ in g.nextUniform() },
                                   labels: [UInt8](repeating: 0, count: count), rows: 28, columns: 28)

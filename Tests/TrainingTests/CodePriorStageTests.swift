@@ -4,34 +4,16 @@ import Foundation
 import Models
 import Storage
 import Testing
+import TestSupport
 @testable import Training
 
 /// The code-prior stage on tiny IDX data: `StudySweep` trains it after a VQ-VAE run and skips it when the run
 /// folder holds a valid prior; `CodePriorTraining.run` refuses the checkpoints it cannot use.
-@Suite struct CodePriorStageTests {
+@Suite(.tags(.slow), .skippedWhenFast) struct CodePriorStageTests {
     final class Scratch {
         let path = NSTemporaryDirectory() + "code-prior-stage-" + UUID().uuidString
         init() { try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
         deinit { try? FileManager.default.removeItem(atPath: path) }
-    }
-
-    /// `train` and `test` images of random vertical and horizontal strokes, with labels, as raw IDX files.
-    static func writeTinyMNIST(into folder: String, train: Int = 40, test: Int = 10, seed: UInt64 = 1) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        var g = SeededGenerator(seed: seed)
-        func images(_ count: Int) -> [UInt8] {
-            var pixels = [UInt8](repeating: 0, count: count * 784)
-            for i in 0..<count {
-                let column = 4 + Int(g.boundedDraw(18)), row = 4 + Int(g.boundedDraw(18))
-                for r in 4..<24 { pixels[i * 784 + r * 28 + column] = 255 }
-                for c in 6..<22 { pixels[i * 784 + row * 28 + c] = 200 }
-            }
-            return pixels
-        }
-        try IDX.write(images(train), dimensions: [train, 28, 28], to: folder + "/train-images-idx3-ubyte")
-        try IDX.write((0..<train).map { UInt8($0 % 10) }, dimensions: [train], to: folder + "/train-labels-idx1-ubyte")
-        try IDX.write(images(test), dimensions: [test, 28, 28], to: folder + "/t10k-images-idx3-ubyte")
-        try IDX.write((0..<test).map { UInt8($0 % 10) }, dimensions: [test], to: folder + "/t10k-labels-idx1-ubyte")
     }
 
     static func checkpointSHA256(_ runFolder: String) throws -> String {
@@ -41,7 +23,7 @@ import Testing
     @Test func sweepTrainsTheCodePriorOfVQRunsOnce() throws {
         let scratch = Scratch()
         let data = scratch.path + "/mnist", root = scratch.path + "/out"
-        try Self.writeTinyMNIST(into: data)
+        try TinyMNIST.write(into: data)
         let settings = TrainingSettings(epochs: 1, batchSize: 20, learningRate: 1e-3, seed: 2, threads: 1)
         let vq = Study.Run(name: "vq_vae", model: ModelConfiguration(kind: .vqVAE), training: settings, referenceMSE: nil)
         let mlp = Study.Run(name: "vae_std_z20", model: ModelConfiguration(kind: .mlpVAE), training: settings, referenceMSE: nil)
@@ -84,7 +66,7 @@ import Testing
             try CodePriorTraining.run(runFolder: root + "/runs/vae_std_z20", dataDirectory: data)
         }
         let otherData = scratch.path + "/other"
-        try Self.writeTinyMNIST(into: otherData, seed: 5)
+        try TinyMNIST.write(into: otherData, seed: 5)
         #expect(throws: CodePriorTrainingError.otherData(path: folder + "/checkpoint.safetensors")) {
             try CodePriorTraining.run(runFolder: folder, dataDirectory: otherData)
         }
@@ -96,7 +78,7 @@ import Testing
     @Test func sweepJobsSideBySideGiveTheSameTensors() throws {
         let scratch = Scratch()
         let data = scratch.path + "/mnist"
-        try Self.writeTinyMNIST(into: data)
+        try TinyMNIST.write(into: data)
         let settings = TrainingSettings(epochs: 1, batchSize: 20, learningRate: 1e-3, seed: 4, threads: 2)
         let runs = [Study.Run(name: "vq_vae", model: ModelConfiguration(kind: .vqVAE), training: settings, referenceMSE: nil),
                     Study.Run(name: "vae_conv", model: ModelConfiguration(kind: .convVAE), training: settings, referenceMSE: nil),

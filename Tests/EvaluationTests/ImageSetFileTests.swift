@@ -5,6 +5,7 @@ import Foundation
 import Imaging
 import Models
 import Testing
+import TestSupport
 
 /// The strict .npy reader/writer, and the image sets `vae-eval fid --images` reads.
 @Suite struct NPYTests {
@@ -183,7 +184,7 @@ import Testing
     @Test(arguments: ["vae_std_z20", "vae_conv"])
     func ourReconstructionsGiveOurMSE(run: String) throws {
         var g = SeededGenerator(seed: 4)
-        let model = try ModelFactory.make(try ModelConfiguration.forRun(run), generator: &g)
+        let model = try ModelFactory.make(try ShippedStudy.configuration(run), generator: &g)
         let test = Self.split(40, seed: 8)
         let reconstructions = model.reconstruct(Tensor(shape: [40, 784], data: test.images)).data
         var noise = SeededGenerator(seed: 1)

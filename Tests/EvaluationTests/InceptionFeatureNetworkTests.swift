@@ -3,9 +3,10 @@ import Foundation
 import Models
 import Storage
 import Testing
+import TestSupport
 
 /// The evaluator's entry point to Inception-v3 features, and the progress lines of a featurizing stage.
-@Suite struct InceptionFeatureNetworkTests {
+@Suite(.tags(.slow), .skippedWhenFast) struct InceptionFeatureNetworkTests {
     /// Loaded from a safetensors file by path: the file's SHA-256, the same features as the network built from the
     /// same tensors; a missing or truncated file is a one-line error naming it.
     @Test func loadsByPathWithItsDigest() throws {

@@ -4,11 +4,12 @@ import Imaging
 import Models
 import Plotting
 import Testing
+import TestSupport
 
 @Suite struct SampleSheetsTests {
     static func model() throws -> any GenerativeModel {
         var g = SeededGenerator(seed: 6)
-        return try ModelFactory.make(try ModelConfiguration.forRun("vae_std_z20"), generator: &g)
+        return try ModelFactory.make(try ShippedStudy.configuration("vae_std_z20"), generator: &g)
     }
 
     static func images(_ count: Int) -> Tensor {

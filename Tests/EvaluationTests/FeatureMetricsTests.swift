@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Autodiff
 @testable import Evaluation
 
@@ -72,14 +73,6 @@ private func runFrechetReference(_ files: [String]) throws -> [[String: Any]]? {
     }
     try #require(objects.count == files.count, "expected \(files.count) result lines, got \(objects.count)")
     return objects
-}
-
-private func withTemporaryFolder<Result>(_ body: (String) throws -> Result) throws -> Result {
-    let folder = FileManager.default.temporaryDirectory
-        .appendingPathComponent("FeatureMetricsTests-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: folder) }
-    return try body(folder)
 }
 
 private func doubles(_ object: [String: Any], _ key: String) throws -> [Double] {

@@ -4,6 +4,7 @@ import Foundation
 import LinearAlgebra
 import Models
 import Testing
+import TestSupport
 
 /// The ex-post Gaussian mixture: EM recovering a known two-cluster set, monotone log-likelihood, k-means++ seeding,
 /// sampling moments, Codable, the BLAS kernels against the plain-loop reference, and the sampler on a real
@@ -258,7 +259,7 @@ import Testing
 
     @Test func exPostSamplerOnMLPVAE() throws {
         var g = SeededGenerator(seed: 42)
-        let model = try ModelFactory.make(try ModelConfiguration.forRun("vae_std_z20"), generator: &g)
+        let model = try ModelFactory.make(try ShippedStudy.configuration("vae_std_z20"), generator: &g)
         let pixels = model.configuration.imageSize
         #expect(pixels == 784)
         let count = 120
