@@ -103,7 +103,9 @@ public struct ReportJob {
             try epochCurves(curveFolders, evaluation: evaluation, log: log)
         }
         var report = StudyReport(entries: entries, title: study?.title ?? "VAE runs in \(runsDirectory)",
-                                 featureNetworkDescription: network.map { "the shipped MNIST LeNet, \($0.featureLayer)" } ?? "no feature network",
+                                 featureNetworkDescription: network.map { "the shipped MNIST LeNet, \($0.featureLayer)" }
+                                     ?? (entries.contains { $0.results.samplers?.values.contains { $0.inception != nil } == true }
+                                         ? "pytorch-fid's Inception-v3 (pool3, 2048-d)" : "no feature network"),
                                  claims: claims)
         report.epochCurves = curves
         try report.write(notebookPath: notebookPath, figures: figuresDirectory, extraFigures: extra, sheets: sheets)
