@@ -6,7 +6,7 @@ import Models
 import Storage
 import Training
 
-/// All figures of one `vae-bench` run, and their markdown rendering for notebooks-md/performance.md.
+/// All figures of one `vae-bench` run, and their markdown rendering for notebooks-md/performance-figures.md.
 public struct BenchmarkReport {
     public var coreName: String
     public var sgemmPeak: [(threads: Int, gflops: Double)]
