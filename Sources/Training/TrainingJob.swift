@@ -104,7 +104,7 @@ public struct TrainingJob {
             }
             trainer = try Trainer(resuming: checkpoint, path: checkpointPath, data: train, dataChecksum: checksum)
             trainer.threads = settings.threads
-            trainer.snapshotEvery = settings.checkpointEvery
+            trainer.snapshotEvery = settings.checkpointEvery ?? Self.snapshotInterval(runFolder: runFolder)
             // The checkpoint is about to change: what was derived from it goes (the log is rewritten from it).
             if !checkpoint.training.isFinished {
                 let removed = try Self.removeDerivedFiles(in: runFolder, checkpoint: false, keepingLog: true)

@@ -71,7 +71,9 @@ struct Train: ParsableCommand {
             dataDirectory: MNIST.resolveDataDirectory(explicit: data, currentDirectory: FileManager.default.currentDirectoryPath),
             outputRoot: out, resume: resume, force: force)
         job.waitForLock = !noWait
-        let reporter = ProgressReporter(runName: model, epochs: epochs)
+        // A resumed run trains to its checkpoint's epoch count, whatever --epochs says.
+        let total = resume ? (try? Checkpoint.read(from: job.checkpointPath))?.training.epochs ?? epochs : epochs
+        let reporter = ProgressReporter(runName: model, epochs: total)
         let record = try job.run(progress: reporter.handle,
                                  notice: { StandardError.line("note: " + $0) })
         print("\(model): \(record.completedEpochs.counted("epoch")) in \(String(format: "%.1f", record.wallSeconds)) s -> \(job.checkpointPath)")

@@ -135,6 +135,19 @@ import Testing
         #expect(try Self.tensors(TrainingJob.snapshotFolder(runFolder: resumed.runFolder, epoch: 1) + "/checkpoint.safetensors")
             == Self.tensors(snapshots[0].folder + "/checkpoint.safetensors"))
 
+        // Resumed without checkpointEvery (`vae-train --model X --resume`): it goes on at the existing snapshots' interval.
+        let plainResumeFolder = scratch.path + "/plain-resume/runs/tiny"
+        try FileManager.default.createDirectory(atPath: plainResumeFolder + "/snapshots", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: snapshots[0].folder, toPath: plainResumeFolder + "/snapshots/epoch-001")
+        try FileManager.default.copyItem(atPath: snapshots[0].folder + "/checkpoint.safetensors",
+                                         toPath: plainResumeFolder + "/checkpoint.safetensors")
+        #expect(TrainingJob.snapshotInterval(runFolder: plainResumeFolder) == 1)
+        var unsnapped = settings
+        unsnapped.checkpointEvery = nil
+        let plainResumed = try train(scratch.path + "/plain-resume", unsnapped, resume: true)
+        #expect(TrainingJob.snapshots(runFolder: plainResumed.runFolder).map(\.epoch) == [1, 2])
+        #expect(TrainingJob.snapshotInterval(runFolder: plain.runFolder) == nil)
+
         // Evaluated: one point per snapshot, each the MSE of that snapshot's own results.json.
         let evaluation = EvaluationJob(options: EvaluationJob.Options(dataDirectory: data, generation: nil))
         let report = ReportJob(runsDirectory: snapped.outputRoot + "/runs", notebookPath: scratch.path + "/n.md", study: nil)
