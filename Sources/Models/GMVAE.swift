@@ -139,18 +139,7 @@ public final class GMVAE: GenerativeModel {
 
     /// Clusters of argmax q(y|x) on `images`: see `clusteringFigures`.
     public func diagnostics(images: Tensor, labels: [UInt8]) -> [String: Double] {
-        precondition(images.shape[0] == labels.count, "diagnostics: \(images.shape[0]) images, \(labels.count) labels")
-        let n = images.shape[0], pixels = configuration.imageSize
-        var probabilities: [Float] = []
-        probabilities.reserveCapacity(n * components)
-        var start = 0
-        while start < n {
-            let size = min(500, n - start)
-            let batch = Tensor(shape: [size, pixels], data: Array(images.data[(start * pixels)..<((start + size) * pixels)]))
-            probabilities += componentProbabilities(batch).data
-            start += size
-        }
-        return Self.clusteringFigures(probabilities: probabilities, components: components, labels: labels)
+        clusteringDiagnostics(images: images, labels: labels, responsibilities: componentProbabilities)
     }
 
     /// From q(y|x) rows ([count * K], row-major) and the true labels:

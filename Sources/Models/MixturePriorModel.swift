@@ -31,6 +31,23 @@ extension MixturePriorModel {
     public func sample(count: Int, generator: inout SeededGenerator) -> Tensor {
         sampleWithComponents(count: count, generator: &generator).images
     }
+
+    /// `GMVAE.clusteringFigures` of the rows of `responsibilities` ([batch, imageSize] -> q(y|x) [batch, K]) over
+    /// `images`, in batches of 500.
+    func clusteringDiagnostics(images: Tensor, labels: [UInt8], responsibilities: (Tensor) -> Tensor) -> [String: Double] {
+        precondition(images.shape[0] == labels.count, "diagnostics: \(images.shape[0]) images, \(labels.count) labels")
+        let n = images.shape[0], pixels = configuration.imageSize, components = configuration.mixtureComponents
+        var probabilities: [Float] = []
+        probabilities.reserveCapacity(n * components)
+        var start = 0
+        while start < n {
+            let size = min(500, n - start)
+            let batch = Tensor(shape: [size, pixels], data: Array(images.data[(start * pixels)..<((start + size) * pixels)]))
+            probabilities += responsibilities(batch).data
+            start += size
+        }
+        return GMVAE.clusteringFigures(probabilities: probabilities, components: components, labels: labels)
+    }
 }
 
 extension GMVAE: MixturePriorModel {}

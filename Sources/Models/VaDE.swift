@@ -103,18 +103,9 @@ public final class VaDE: GenerativeModel, ImportanceWeightedModel {
 
     /// Clusters of argmax gamma(x): `GMVAE.clusteringFigures`.
     public func diagnostics(images: Tensor, labels: [UInt8]) -> [String: Double] {
-        precondition(images.shape[0] == labels.count, "diagnostics: \(images.shape[0]) images, \(labels.count) labels")
-        let n = images.shape[0], pixels = configuration.imageSize
-        var probabilities: [Float] = []
-        probabilities.reserveCapacity(n * components)
-        var start = 0
-        while start < n {
-            let size = min(500, n - start)
-            let batch = Tensor(shape: [size, pixels], data: Array(images.data[(start * pixels)..<((start + size) * pixels)]))
+        clusteringDiagnostics(images: images, labels: labels) { batch in
             let (mean, logVariance) = network.posterior(batch)
-            probabilities += regularizerTerms(mean: mean, logVariance: logVariance).logits.softmaxRows().data
-            start += size
+            return regularizerTerms(mean: mean, logVariance: logVariance).logits.softmaxRows()
         }
-        return GMVAE.clusteringFigures(probabilities: probabilities, components: components, labels: labels)
     }
 }
